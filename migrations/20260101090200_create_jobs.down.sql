@@ -1,0 +1,3 @@
+-- Drop the jobs table and its index.
+DROP INDEX jobs_project_id_idx;
+DROP TABLE jobs;

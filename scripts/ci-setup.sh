@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/ci-setup.sh: prepare a fresh Debian bookworm machine (root) for upcycle's tests.
+#   1. apt-get update (once, and only if something is missing), then install what is missing among
+#      docker.io + iptables (dockerd), debootstrap, postgresql-15 (server binaries in
+#      /usr/lib/postgresql/15/bin, plus psql);
+#   2. scripts/start-dockerd.sh    (Docker engine, vfs storage driver, log in /tmp/dockerd.log);
+#   3. scripts/build-pg-image.sh   (upcycle-local/postgres:15 from bookworm; skipped when up to date).
+# Prints the time of each step on stderr. Idempotent: a second run only checks and exits 0.
+set -euo pipefail
+UPCYCLE_LOG_TAG=ci-setup
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
+
+t_all=$(now_s)
+
+t0=$(now_s)
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+[[ -x /usr/lib/postgresql/15/bin/initdb && -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)
+[[ -x /usr/lib/postgresql/15/bin/psql ]] || missing+=(postgresql-client-15)
+if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+    log "step packages: installed ${missing[*]} in $(elapsed "$t0") s"
+else
+    log "step packages: all present ($(elapsed "$t0") s)"
+fi
+
+t0=$(now_s)
+"$here/start-dockerd.sh"
+log "step dockerd: $(elapsed "$t0") s"
+
+t0=$(now_s)
+"$here/build-pg-image.sh" --suite bookworm
+log "step image: $(elapsed "$t0") s"
+
+log "done in $(elapsed "$t_all") s"

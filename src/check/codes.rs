@@ -1,0 +1,133 @@
+//! The code table: every finding code upcycle can emit, its default severity and its meaning.
+//! This table is the one source of truth; `docs/checks.md` is generated from it by a test.
+
+use serde::{Serialize, Serializer};
+
+use super::Severity;
+
+/// What one code means, for the docs and for `--format json` consumers.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSpec {
+    pub code: Code,
+    /// The stable id printed in every format (`duplicate-version`).
+    pub id: &'static str,
+    pub severity: Severity,
+    /// One line: what was found.
+    pub summary: &'static str,
+    /// Why it matters and what to do instead.
+    pub help: &'static str,
+}
+
+macro_rules! codes {
+    ($($variant:ident => ($id:literal, $sev:ident, $summary:literal, $help:literal),)*) => {
+        /// A finding code. Add one by adding a row to `codes!` below; nothing else lists them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($variant,)* }
+
+        /// Every code, in table order.
+        pub const CODES: &[CodeSpec] = &[
+            $(CodeSpec { code: Code::$variant, id: $id, severity: Severity::$sev, summary: $summary, help: $help },)*
+        ];
+
+        impl Code {
+            /// This code's row in the table.
+            pub fn spec(self) -> &'static CodeSpec {
+                &CODES[self as usize]
+            }
+        }
+    };
+}
+
+codes! {
+    DuplicateVersion => ("duplicate-version", Error,
+        "two migrations share one version",
+        "Every tool refuses a set where one version names two migrations, or applies only one of them. Rename one file to a new version (`upcycle new` picks a fresh timestamp)."),
+    DownWithoutUp => ("down-without-up", Error,
+        "a down script has no up script with the same version",
+        "A down that reverts nothing is usually a renamed or deleted up. Restore the up, or delete the stray down."),
+    MissingDown => ("missing-down", Error,
+        "a migration has no down script",
+        "Without a down, a bad deploy can only be undone by hand or from a backup. Write the down (it must restore the exact previous schema), or declare the migration irreversible in upcycle.toml. In layouts that have no downs at all this is only information."),
+    UnknownFile => ("unknown-file", Warning,
+        "a file in the migration folder is not a migration of this layout",
+        "The layout's tool skips it silently, so a misnamed migration never runs. Rename it to the layout's pattern, or move it out of the folder."),
+    EmptyScript => ("empty-script", Error,
+        "a script has no SQL statements",
+        "An empty up records a version without changing anything, and an empty down pretends to revert. Write the SQL, or delete the migration before it ships."),
+    NotUtf8 => ("not-utf8", Error,
+        "a script is not valid UTF-8",
+        "PostgreSQL and every migration tool read scripts as UTF-8. Re-save the file as UTF-8."),
+    InvalidName => ("invalid-name", Error,
+        "a file name looks like a migration but its version cannot be read",
+        "The layout's tool rejects the whole folder (sqlx: \"expected integer version prefix\"). Rename the file to the layout's pattern."),
+    UnterminatedQuote => ("unterminated-quote", Error,
+        "a string literal or quoted identifier is never closed",
+        "The server would read the rest of the file as part of the string. Close the quote; in SQL a quote inside a string is written twice ('it''s')."),
+    UnterminatedDollarQuote => ("unterminated-dollar-quote", Error,
+        "a dollar-quoted body ($$ or $tag$) is never closed",
+        "The server would read the rest of the file as the body. Close it with the same tag it opened with."),
+    UnterminatedComment => ("unterminated-comment", Error,
+        "a /* block comment */ is never closed",
+        "Everything after it is silently commented out. Close the comment."),
+    PsqlOnly => ("psql-only", Error,
+        "the script uses psql-only syntax (COPY … FROM stdin data or a backslash meta-command)",
+        "Only psql understands these; the layout's tool sends the file to the server, which rejects them. Load data with INSERT, or COPY from a server-side file, and drop meta-commands."),
+    NonTransactional => ("non-transactional-in-transaction", Error,
+        "a statement that cannot run inside a transaction is in a transactional migration",
+        "CREATE INDEX CONCURRENTLY, VACUUM, ALTER SYSTEM and friends fail with \"cannot run inside a transaction block\". Move the statement into a migration of its own that opts out of the transaction (sqlx: `-- no-transaction` as the first line)."),
+    NonTransactionalShared => ("non-transactional-not-alone", Error,
+        "a statement that cannot run inside a transaction shares its script with other statements",
+        "This layout's tool sends the whole script as one query, which PostgreSQL runs as one implicit transaction, so the statement fails even though the script opts out. Give the statement a migration of its own."),
+    InvalidConfig => ("invalid-config", Error,
+        "a per-migration configuration file cannot be read",
+        "Its tool would fail, or silently fall back to defaults. Fix the file (diesel: `run_in_transaction = false` in metadata.toml)."),
+    DirectiveIgnored => ("directive-ignored", Warning,
+        "a transaction directive is written where its tool does not see it",
+        "sqlx honours `-- no-transaction` only as the very first bytes of the file; a byte-order mark, blank line or comment before it makes the migration transactional. Move the directive to the first line."),
+    MissingSection => ("missing-section", Error,
+        "a sectioned migration has no up section, or its sections are out of order",
+        "The tool refuses the file (dbmate: both `-- migrate:up` and `-- migrate:down`, up first; goose: `-- +goose Up`)."),
+    UnbalancedStatementBlock => ("unbalanced-statement-block", Error,
+        "StatementBegin without StatementEnd (or the reverse)",
+        "goose and sql-migrate refuse the file. Close every StatementBegin with a StatementEnd."),
+    MissingSemicolon => ("missing-semicolon", Error,
+        "a statement never ends with a line ending in `;`",
+        "goose and sql-migrate end a statement only at a line whose last word ends with `;`, and refuse a file whose last statement has none. Add the `;`."),
+    SplitMismatch => ("statement-split", Warning,
+        "the tool splits this script into statements differently from SQL",
+        "goose and sql-migrate end a statement at any line ending in `;`, so a function body is cut in two. Wrap the statement in `-- +goose StatementBegin` / `-- +goose StatementEnd` (or `-- +migrate StatementBegin` / `StatementEnd`)."),
+    Syntax => ("syntax", Warning,
+        "the SQL parser could not read a statement",
+        "upcycle's parser (squawk) reports a syntax problem here. The sandbox check runs the script on a real server, which is the final word."),
+    CodeMigration => ("code-migration", Info,
+        "a migration written as code runs through its own tool",
+        "upcycle reads SQL; migrations written in Python or Go run through their tool's CLI (alembic upgrade/downgrade)."),
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.spec().id)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.spec().id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_match_their_variants() {
+        for (index, spec) in CODES.iter().enumerate() {
+            assert_eq!(spec.code as usize, index, "{} is out of place", spec.id);
+        }
+        let mut ids: Vec<_> = CODES.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CODES.len(), "two codes share an id");
+    }
+}

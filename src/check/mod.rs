@@ -1,0 +1,7 @@
+//! Findings: the one currency every check pays in (reading, integrity, lint, schema proofs).
+
+mod codes;
+mod finding;
+
+pub use codes::{CODES, Code, CodeSpec};
+pub use finding::{Finding, Severity};
