@@ -11,7 +11,7 @@ use upcycle::term::Term;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = cli.settings(&ProcessEnv);
-    match upcycle::commands::run(&cli.command, &settings) {
+    match upcycle::commands::run(&cli.command, &settings, &ProcessEnv) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
             Term::error(&format!("{err:#}"));

@@ -21,3 +21,13 @@ pub struct Settings {
     pub format: Format,
     pub term: Term,
 }
+
+/// How to reach a database and behave on it.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub connect: crate::postgres::ConnectSettings,
+    pub tracking: crate::postgres::Tracking,
+    /// How long to wait for another run's migration lock.
+    pub lock_wait: std::time::Duration,
+    pub apply: crate::postgres::apply::ApplyOptions,
+}

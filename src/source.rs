@@ -14,7 +14,9 @@ const MAX_DEPTH: usize = 4;
 pub fn read_dir(path: &Path) -> anyhow::Result<Dir> {
     let display = path.display().to_string();
     if !path.exists() {
-        bail!("migration folder {display} does not exist; pass --dir with the folder that holds the migrations, or create one with `upcycle new <name>`");
+        bail!(
+            "migration folder {display} does not exist; pass --dir with the folder that holds the migrations, or create one with `upcycle new <name>`"
+        );
     }
     if !path.is_dir() {
         bail!("{display} is not a folder; --dir takes the folder that holds the migrations");
@@ -26,23 +28,41 @@ pub fn read_dir(path: &Path) -> anyhow::Result<Dir> {
 }
 
 fn walk(root: &Path, rel: &str, depth: usize, out: &mut Vec<SourceFile>) -> anyhow::Result<()> {
-    let here = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
-    let entries = std::fs::read_dir(&here).with_context(|| format!("reading folder {}", here.display()))?;
+    let here = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let entries =
+        std::fs::read_dir(&here).with_context(|| format!("reading folder {}", here.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("reading folder {}", here.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
-        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        let kind = entry.file_type().with_context(|| format!("reading {}", entry.path().display()))?;
-        let kind = if kind.is_symlink() { std::fs::metadata(entry.path()).map(|m| m.file_type()).unwrap_or(kind) } else { kind };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        let kind = if kind.is_symlink() {
+            std::fs::metadata(entry.path())
+                .map(|m| m.file_type())
+                .unwrap_or(kind)
+        } else {
+            kind
+        };
         if kind.is_dir() {
             if depth + 1 < MAX_DEPTH {
                 walk(root, &child, depth + 1, out)?;
             }
         } else if kind.is_file() {
-            let bytes = std::fs::read(entry.path()).with_context(|| format!("reading {}", entry.path().display()))?;
+            let bytes = std::fs::read(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
             out.push(SourceFile { rel: child, bytes });
         }
     }

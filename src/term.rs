@@ -21,7 +21,10 @@ pub struct Term {
 impl Term {
     /// Colour when stdout is a terminal and neither `--no-color` nor `NO_COLOR` says otherwise.
     pub fn new(no_color: bool, no_color_env: bool, verbosity: Verbosity) -> Self {
-        Term { color: !no_color && !no_color_env && std::io::stdout().is_terminal(), verbosity }
+        Term {
+            color: !no_color && !no_color_env && std::io::stdout().is_terminal(),
+            verbosity,
+        }
     }
 
     /// Writes a report to stdout.

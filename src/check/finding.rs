@@ -42,8 +42,19 @@ pub struct Finding {
 
 impl Finding {
     /// A finding at the code's default severity.
-    pub fn new(code: Code, path: impl Into<String>, line: Option<u32>, message: impl Into<String>) -> Self {
-        Finding { severity: code.spec().severity, code, path: path.into(), line, message: message.into() }
+    pub fn new(
+        code: Code,
+        path: impl Into<String>,
+        line: Option<u32>,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            severity: code.spec().severity,
+            code,
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
 
     /// The same finding at another severity (for codes whose weight depends on the layout).

@@ -12,5 +12,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         Format::Markdown => report::list::markdown(&reading),
     };
     settings.term.out(&text);
-    Ok(if reading.has_errors() { Outcome::Findings } else { Outcome::Clean })
+    Ok(if reading.has_errors() {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
 }

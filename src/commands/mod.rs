@@ -1,25 +1,102 @@
-//! One module per subcommand; each turns settings into a report and an outcome.
+//! One module per subcommand; each turns settings into a report and an outcome. Database
+//! commands run on a tokio runtime created here, the only one.
 
 pub mod list;
+pub mod migrate;
 pub mod new;
+pub mod plan;
+pub mod session;
+pub mod state;
+
+use anyhow::bail;
 
 use crate::Outcome;
 use crate::cli::Command;
+use crate::env::Env;
 use crate::migration::{Reading, read_dirs};
+use crate::report;
 use crate::settings::Settings;
 
 /// Runs `command`.
-pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Result<Outcome> {
     match command {
         Command::List => list::run(settings),
         Command::New(args) => new::run(settings, &args.name, chrono::Utc::now()),
+        Command::Plan(args) => block_on(plan::run(
+            settings,
+            &args.db.settings(env)?,
+            &args.target.target(),
+        )),
+        Command::Up(args) => block_on(migrate::run(
+            settings,
+            &args.db.settings(env)?,
+            migrate::Options::from_args(args, crate::migration::Direction::Up),
+        )),
+        Command::Down(args) => block_on(migrate::run(
+            settings,
+            &args.db.settings(env)?,
+            migrate::Options::from_args(args, crate::migration::Direction::Down),
+        )),
+        Command::Status(db) => block_on(state::status(settings, &db.settings(env)?)),
+        Command::History(db) => block_on(state::history(settings, &db.settings(env)?)),
+        Command::Verify(db) => block_on(state::verify(settings, &db.settings(env)?)),
+        Command::Repair(args) => block_on(state::repair(
+            settings,
+            &args.db.settings(env)?,
+            args.update_checksums,
+        )),
+        Command::Force(args) => block_on(state::force(
+            settings,
+            &args.db.settings(env)?,
+            &args.version,
+            state::ForceKind::Force,
+        )),
+        Command::Baseline(args) => block_on(state::force(
+            settings,
+            &args.db.settings(env)?,
+            &args.version,
+            state::ForceKind::Baseline,
+        )),
     }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<Outcome>>>(
+    future: F,
+) -> anyhow::Result<Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(future)
 }
 
 /// Reads the configured folders into one set (detecting the layout unless given).
 pub fn read(settings: &Settings) -> anyhow::Result<Reading> {
     let dirs = crate::source::read_dirs(&settings.dirs)?;
     let reading = read_dirs(&dirs, settings.layout)?;
-    settings.term.detail(&format!("layout {}: {}", reading.detection.layout, reading.detection.reason));
+    settings.term.detail(&format!(
+        "layout {}: {}",
+        reading.detection.layout, reading.detection.reason
+    ));
+    Ok(reading)
+}
+
+/// Reads the folders for a command that changes a database: findings of error severity make it
+/// refuse (exit 2) before anything connects, listing them.
+pub fn read_for_apply(settings: &Settings) -> anyhow::Result<Reading> {
+    let reading = read(settings)?;
+    if reading.has_errors() {
+        let errors: Vec<_> = reading
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::check::Severity::Error)
+            .cloned()
+            .collect();
+        bail!(
+            "the migrations have {} error(s); nothing was applied. Fix them first (`upcycle list` shows them all):\n{}",
+            errors.len(),
+            report::list::finding_lines(&errors, &settings.term).trim_end()
+        );
+    }
     Ok(reading)
 }

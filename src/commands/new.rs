@@ -22,19 +22,29 @@ pub fn slug(name: &str) -> String {
 
 /// The version text for the next migration after `existing`, at time `now`.
 pub fn next_version(numbering: Numbering, existing: &[Migration], now: DateTime<Utc>) -> String {
-    let ints: Vec<i128> = existing.iter().filter_map(|m| match m.version.key() {
-        [Part::Int(v)] => Some(*v),
-        _ => None,
-    }).collect();
+    let ints: Vec<i128> = existing
+        .iter()
+        .filter_map(|m| match m.version.key() {
+            [Part::Int(v)] => Some(*v),
+            _ => None,
+        })
+        .collect();
     let max = ints.iter().max().copied();
     match numbering {
         Numbering::NextInteger => {
-            let last = existing.iter().filter(|m| !m.repeatable).next_back().map(|m| m.version.as_str().to_string());
+            let last = existing
+                .iter()
+                .filter(|m| !m.repeatable)
+                .next_back()
+                .map(|m| m.version.as_str().to_string());
             match last {
                 None => "1".into(),
                 Some(v) => {
                     let mut parts: Vec<String> = v.split('.').map(str::to_string).collect();
-                    let bumped = parts.last().and_then(|p| p.parse::<u128>().ok()).map_or(1, |n| n + 1);
+                    let bumped = parts
+                        .last()
+                        .and_then(|p| p.parse::<u128>().ok())
+                        .map_or(1, |n| n + 1);
                     let width = parts.last().map_or(1, String::len);
                     if let Some(last) = parts.last_mut() {
                         *last = format!("{bumped:0width$}");
@@ -45,7 +55,11 @@ pub fn next_version(numbering: Numbering, existing: &[Migration], now: DateTime<
         }
         // A folder numbered 1, 2, 3 (or 0001, 0002) keeps counting.
         _ if max.is_some_and(|m| m < 100_000_000) => {
-            let width = existing.iter().map(|m| m.version.as_str().len()).max().unwrap_or(1);
+            let width = existing
+                .iter()
+                .map(|m| m.version.as_str().len())
+                .max()
+                .unwrap_or(1);
             format!("{:0width$}", max.unwrap_or(0) + 1)
         }
         Numbering::Timestamp => {
@@ -54,8 +68,19 @@ pub fn next_version(numbering: Numbering, existing: &[Migration], now: DateTime<
         }
         Numbering::SplitTimestamp => {
             let stamp = now.format("%Y%m%d_%H%M%S").to_string();
-            let after = existing.last().is_none_or(|m| m.version.as_str() < stamp.as_str());
-            if after { stamp } else { format!("{}_next", existing.last().map_or(String::new(), |m| m.version.to_string())) }
+            let after = existing
+                .last()
+                .is_none_or(|m| m.version.as_str() < stamp.as_str());
+            if after {
+                stamp
+            } else {
+                format!(
+                    "{}_next",
+                    existing
+                        .last()
+                        .map_or(String::new(), |m| m.version.to_string())
+                )
+            }
         }
         Numbering::DieselTimestamp => now.format("%Y-%m-%d-%H%M%S-0000").to_string(),
     }
@@ -64,7 +89,9 @@ pub fn next_version(numbering: Numbering, existing: &[Migration], now: DateTime<
 pub fn run(settings: &Settings, name: &str, now: DateTime<Utc>) -> anyhow::Result<Outcome> {
     let name = slug(name);
     if name.is_empty() {
-        bail!("the migration name needs at least one letter or digit, e.g. `upcycle new add_users_email`");
+        bail!(
+            "the migration name needs at least one letter or digit, e.g. `upcycle new add_users_email`"
+        );
     }
     let [dir] = settings.dirs.as_slice() else {
         bail!("`new` writes into one folder; pass --dir once");
@@ -80,11 +107,18 @@ pub fn run(settings: &Settings, name: &str, now: DateTime<Utc>) -> anyhow::Resul
         (reading.detection.layout, reading.set.as_slice().to_vec())
     };
     if layout == Layout::Alembic {
-        bail!("{} is an Alembic project; create revisions with `alembic revision -m \"{name}\"`", dir.display());
+        bail!(
+            "{} is an Alembic project; create revisions with `alembic revision -m \"{name}\"`",
+            dir.display()
+        );
     }
     let with_down = existing.is_empty() || existing.iter().any(|m| m.down.is_some());
     let version = next_version(layout.spec().numbering, &existing, now);
-    let files = layout.new_files(&NewMigration { version: &version, name: &name, with_down });
+    let files = layout.new_files(&NewMigration {
+        version: &version,
+        name: &name,
+        with_down,
+    });
     for (rel, _) in &files {
         let path = dir.join(rel);
         if path.exists() {
@@ -94,7 +128,8 @@ pub fn run(settings: &Settings, name: &str, now: DateTime<Utc>) -> anyhow::Resul
     for (rel, content) in &files {
         let path = dir.join(rel);
         if let Some(parent) = path.parent().filter(|p| !p.exists()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         write_new(&path, content)?;
         settings.term.out(&path.display().to_string());
@@ -104,6 +139,11 @@ pub fn run(settings: &Settings, name: &str, now: DateTime<Utc>) -> anyhow::Resul
 
 fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(content.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(content.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

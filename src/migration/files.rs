@@ -31,6 +31,10 @@ impl Dir {
     /// The path of `file` as the user would type it.
     pub fn path_of(&self, file: &SourceFile) -> String {
         let base = self.display.trim_end_matches('/');
-        if base.is_empty() || base == "." { file.rel.clone() } else { format!("{base}/{}", file.rel) }
+        if base.is_empty() || base == "." {
+            file.rel.clone()
+        } else {
+            format!("{base}/{}", file.rel)
+        }
     }
 }

@@ -8,7 +8,9 @@ mod set;
 mod version;
 
 pub use files::{Dir, SourceFile};
-pub use layout::{Detection, LAYOUTS, Layout, LayoutSpec, NewMigration, Numbering, Reading, read_dirs};
+pub use layout::{
+    Detection, LAYOUTS, Layout, LayoutSpec, NewMigration, Numbering, Reading, read_dirs,
+};
 pub use script::{Checksum, Direction, Execution, Script, ScriptSpec, Transaction, hex};
 pub use set::{Migration, MigrationSet};
 pub use version::{Part, Version};

@@ -26,10 +26,12 @@ impl Checksum {
 /// Lowercase hex of bytes (sha2 0.11 digests no longer implement `LowerHex`).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl std::fmt::Display for Checksum {
@@ -44,7 +46,9 @@ impl std::fmt::Display for Checksum {
 pub enum Transaction {
     Wrapped,
     /// Runs outside a transaction; `reason` says why (the directive, or the statement that needs it).
-    Unwrapped { reason: String },
+    Unwrapped {
+        reason: String,
+    },
 }
 
 impl Transaction {
@@ -128,7 +132,11 @@ impl Script {
 
     /// The raw bytes on disk (with the BOM), for tools whose checksums cover them.
     pub fn raw_bytes(&self) -> Vec<u8> {
-        let mut out = if self.bom { "\u{feff}".as_bytes().to_vec() } else { Vec::new() };
+        let mut out = if self.bom {
+            "\u{feff}".as_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
         out.extend_from_slice(self.text.as_bytes());
         out
     }
@@ -149,13 +157,21 @@ impl Script {
         });
         let non_tx: Vec<(u32, &'static str)> = split
             .sql()
-            .filter_map(|s| sql::classify(&text[s.range.clone()]).non_transactional.map(|r| (s.line, r)))
+            .filter_map(|s| {
+                sql::classify(&text[s.range.clone()])
+                    .non_transactional
+                    .map(|r| (s.line, r))
+            })
             .collect();
         let transaction = match &spec.transaction {
             TxPolicy::Declared(None) => Transaction::Wrapped,
-            TxPolicy::Declared(Some(reason)) => Transaction::Unwrapped { reason: reason.clone() },
+            TxPolicy::Declared(Some(reason)) => Transaction::Unwrapped {
+                reason: reason.clone(),
+            },
             TxPolicy::Auto => match non_tx.first() {
-                Some((_, reason)) => Transaction::Unwrapped { reason: format!("{reason} cannot run in a transaction") },
+                Some((_, reason)) => Transaction::Unwrapped {
+                    reason: format!("{reason} cannot run in a transaction"),
+                },
                 None => Transaction::Wrapped,
             },
         };
@@ -195,7 +211,12 @@ impl Script {
 fn lex_findings(spec: &ScriptSpec, split: &sql::Split) -> Vec<Finding> {
     let mut findings = Vec::new();
     let path = spec.path.as_str();
-    if split.statements.is_empty() {
+    // A script swallowed by an unclosed /* comment is reported as that, not also as empty.
+    let swallowed = split
+        .problems
+        .iter()
+        .any(|p| p.kind == LexProblemKind::Comment);
+    if split.statements.is_empty() && !swallowed {
         findings.push(match spec.direction {
             Direction::Up => Finding::new(Code::EmptyScript, path, Some(spec.first_line), "the up script has no SQL statements; write the SQL, or delete the migration"),
             Direction::Down => Finding::new(Code::EmptyScript, path, Some(spec.first_line), "the down script is empty: reverting records the revert but changes nothing; write the SQL that restores the previous schema")
@@ -204,10 +225,22 @@ fn lex_findings(spec: &ScriptSpec, split: &sql::Split) -> Vec<Finding> {
     }
     for problem in &split.problems {
         let (code, what) = match problem.kind {
-            LexProblemKind::Quote => (Code::UnterminatedQuote, "a quoted string or identifier opened here is never closed"),
-            LexProblemKind::DollarQuote => (Code::UnterminatedDollarQuote, "a dollar-quoted body opened here is never closed with the same tag"),
-            LexProblemKind::Comment => (Code::UnterminatedComment, "a /* comment opened here is never closed"),
-            LexProblemKind::CopyData => (Code::PsqlOnly, "COPY … FROM stdin data opened here has no terminating \\. line"),
+            LexProblemKind::Quote => (
+                Code::UnterminatedQuote,
+                "a quoted string or identifier opened here is never closed",
+            ),
+            LexProblemKind::DollarQuote => (
+                Code::UnterminatedDollarQuote,
+                "a dollar-quoted body opened here is never closed with the same tag",
+            ),
+            LexProblemKind::Comment => (
+                Code::UnterminatedComment,
+                "a /* comment opened here is never closed",
+            ),
+            LexProblemKind::CopyData => (
+                Code::PsqlOnly,
+                "COPY … FROM stdin data opened here has no terminating \\. line",
+            ),
         };
         findings.push(Finding::new(code, path, Some(problem.line), what));
     }
@@ -215,10 +248,19 @@ fn lex_findings(spec: &ScriptSpec, split: &sql::Split) -> Vec<Finding> {
         let message = match statement.kind {
             StatementKind::Sql => continue,
             StatementKind::CopyFromStdin { .. } if spec.tool_handles_copy => continue,
-            StatementKind::CopyFromStdin { .. } => "COPY … FROM stdin with inline data only works in psql; this layout's tool sends it to the server, which rejects the data lines",
-            StatementKind::PsqlMeta => "a psql backslash meta-command; the server does not understand it",
+            StatementKind::CopyFromStdin { .. } => {
+                "COPY … FROM stdin with inline data only works in psql; this layout's tool sends it to the server, which rejects the data lines"
+            }
+            StatementKind::PsqlMeta => {
+                "a psql backslash meta-command; the server does not understand it"
+            }
         };
-        findings.push(Finding::new(Code::PsqlOnly, path, Some(statement.line), message));
+        findings.push(Finding::new(
+            Code::PsqlOnly,
+            path,
+            Some(statement.line),
+            message,
+        ));
     }
     findings
 }
@@ -246,22 +288,38 @@ mod tests {
 
     #[test]
     fn concurrently_in_a_wrapped_script_is_an_error_at_its_line() {
-        let (_, f) = Script::build(spec("SELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (a);\n", TxPolicy::Declared(None), Execution::WholeScript));
+        let (_, f) = Script::build(spec(
+            "SELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        ));
         assert_eq!(codes(&f), vec![(Code::NonTransactional, Some(2))]);
     }
 
     #[test]
     fn concurrently_sharing_an_unwrapped_whole_script_is_an_error() {
-        let (s, f) = Script::build(spec("CREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 1;\n", TxPolicy::Auto, Execution::WholeScript));
+        let (s, f) = Script::build(spec(
+            "CREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 1;\n",
+            TxPolicy::Auto,
+            Execution::WholeScript,
+        ));
         assert!(!s.transaction.is_wrapped());
         assert_eq!(codes(&f), vec![(Code::NonTransactionalShared, Some(1))]);
-        let (_, f) = Script::build(spec("CREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 1;\n", TxPolicy::Auto, Execution::PerStatement));
+        let (_, f) = Script::build(spec(
+            "CREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 1;\n",
+            TxPolicy::Auto,
+            Execution::PerStatement,
+        ));
         assert!(f.is_empty(), "{f:?}");
     }
 
     #[test]
     fn bom_is_stripped_for_execution_but_kept_in_the_checksum() {
-        let (s, _) = Script::build(spec("\u{feff}SELECT 1;", TxPolicy::Declared(None), Execution::WholeScript));
+        let (s, _) = Script::build(spec(
+            "\u{feff}SELECT 1;",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        ));
         assert!(s.bom);
         assert_eq!(s.text, "SELECT 1;");
         assert_eq!(s.checksum, Checksum::of("\u{feff}SELECT 1;".as_bytes()));
@@ -269,8 +327,22 @@ mod tests {
     }
 
     #[test]
+    fn a_script_inside_an_unclosed_comment_is_one_finding() {
+        let (_, f) = Script::build(spec(
+            "/* draft\nALTER TABLE t ADD COLUMN a int;\n",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        ));
+        assert_eq!(codes(&f), vec![(Code::UnterminatedComment, Some(1))]);
+    }
+
+    #[test]
     fn empty_and_comment_only_scripts_are_empty() {
-        let (_, f) = Script::build(spec("-- nothing here\n\n", TxPolicy::Declared(None), Execution::WholeScript));
+        let (_, f) = Script::build(spec(
+            "-- nothing here\n\n",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        ));
         assert_eq!(codes(&f), vec![(Code::EmptyScript, Some(1))]);
     }
 }

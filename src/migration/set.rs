@@ -19,7 +19,11 @@ pub struct Migration {
 impl Migration {
     /// `version_name`, the way people refer to a migration.
     pub fn label(&self) -> String {
-        if self.name.is_empty() { self.version.to_string() } else { format!("{}_{}", self.version, self.name) }
+        if self.name.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}_{}", self.version, self.name)
+        }
     }
 }
 
@@ -33,7 +37,11 @@ impl MigrationSet {
     /// Orders `migrations` and keeps the first of each version; returns the set and the
     /// migrations left out because their version was taken.
     pub fn new(mut migrations: Vec<Migration>) -> (Self, Vec<Migration>) {
-        migrations.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.up.path.cmp(&b.up.path)));
+        migrations.sort_by(|a, b| {
+            a.version
+                .cmp(&b.version)
+                .then_with(|| a.up.path.cmp(&b.up.path))
+        });
         let mut kept: Vec<Migration> = Vec::with_capacity(migrations.len());
         let mut dropped = Vec::new();
         for m in migrations {
@@ -58,7 +66,10 @@ impl MigrationSet {
     }
 
     pub fn get(&self, version: &Version) -> Option<&Migration> {
-        self.migrations.binary_search_by(|m| m.version.cmp(version)).ok().map(|i| &self.migrations[i])
+        self.migrations
+            .binary_search_by(|m| m.version.cmp(version))
+            .ok()
+            .map(|i| &self.migrations[i])
     }
 
     pub fn as_slice(&self) -> &[Migration] {

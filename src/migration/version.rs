@@ -19,7 +19,11 @@ impl Part {
     /// A digit string with leading zeros removed, so `007` and `7` are one number.
     pub fn digits(s: &str) -> Part {
         let trimmed = s.trim_start_matches('0');
-        Part::Digits(if trimmed.is_empty() { "0".into() } else { trimmed.into() })
+        Part::Digits(if trimmed.is_empty() {
+            "0".into()
+        } else {
+            trimmed.into()
+        })
     }
 
     fn rank(&self) -> u8 {
@@ -59,7 +63,10 @@ pub struct Version {
 
 impl Version {
     pub fn new(text: impl Into<String>, key: Vec<Part>) -> Self {
-        Version { text: text.into(), key }
+        Version {
+            text: text.into(),
+            key,
+        }
     }
 
     /// An integer version (`text` is kept as written).
@@ -128,7 +135,12 @@ mod tests {
 
     #[test]
     fn digits_compare_numerically_and_ignore_leading_zeros() {
-        let v = |parts: &[&str]| Version::new(parts.join("."), parts.iter().map(|p| Part::digits(p)).collect());
+        let v = |parts: &[&str]| {
+            Version::new(
+                parts.join("."),
+                parts.iter().map(|p| Part::digits(p)).collect(),
+            )
+        };
         assert!(v(&["1", "9"]) < v(&["1", "10"]));
         assert_eq!(v(&["1", "007"]), v(&["1", "7"]));
         assert!(v(&["2"]) > v(&["1", "99"]));

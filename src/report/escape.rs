@@ -6,7 +6,8 @@ pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|' | '~' | '>' => {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
+            | '~' | '>' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -24,7 +25,11 @@ pub fn markdown(text: &str) -> String {
 
 /// Text for inside a fenced code block: a fence in the text cannot close ours.
 pub fn code_block(text: &str) -> String {
-    let longest = text.split('\n').map(|l| l.trim_start().chars().take_while(|c| *c == '`').count()).max().unwrap_or(0);
+    let longest = text
+        .split('\n')
+        .map(|l| l.trim_start().chars().take_while(|c| *c == '`').count())
+        .max()
+        .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'))
 }
@@ -35,7 +40,10 @@ mod tests {
 
     #[test]
     fn markdown_and_html_and_mentions_are_neutralised() {
-        assert_eq!(markdown("a|b <script> @team *x*"), "a\\|b &lt;script\\> @\u{200b}team \\*x\\*");
+        assert_eq!(
+            markdown("a|b <script> @team *x*"),
+            "a\\|b &lt;script\\> @\u{200b}team \\*x\\*"
+        );
         assert_eq!(markdown("line\nbreak"), "line break");
     }
 

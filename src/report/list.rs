@@ -72,26 +72,59 @@ pub fn json(reading: &Reading) -> String {
 pub fn finding_lines(findings: &[Finding], term: &Term) -> String {
     findings
         .iter()
-        .map(|f| format!("{}: {}[{}]: {}\n", f.location(), term.paint(f.severity.as_str(), f.severity), f.code, f.message))
+        .map(|f| {
+            format!(
+                "{}: {}[{}]: {}\n",
+                f.location(),
+                term.paint(f.severity.as_str(), f.severity),
+                f.code,
+                f.message
+            )
+        })
         .collect()
 }
 
 /// The terminal report.
 pub fn text(reading: &Reading, term: &Term) -> String {
-    let mut out = format!("layout {} ({})\n", reading.detection.layout, reading.detection.reason);
+    let mut out = format!(
+        "layout {} ({})\n",
+        reading.detection.layout, reading.detection.reason
+    );
     let rows: Vec<[String; 5]> = reading
         .set
         .iter()
         .map(|m| {
             let down = if m.down.is_some() { "yes" } else { "no" };
-            let tx = if m.up.transaction.is_wrapped() { "tx" } else { "no-tx" };
-            [m.version.to_string(), m.name.clone(), down.into(), tx.into(), m.up.checksum.as_str()[..12].to_string()]
+            let tx = if m.up.transaction.is_wrapped() {
+                "tx"
+            } else {
+                "no-tx"
+            };
+            [
+                m.version.to_string(),
+                m.name.clone(),
+                down.into(),
+                tx.into(),
+                m.up.checksum.as_str()[..12].to_string(),
+            ]
         })
         .collect();
     let header = ["VERSION", "NAME", "DOWN", "TX", "CHECKSUM"].map(String::from);
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().chain(std::iter::once(&header)).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            rows.iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for row in std::iter::once(&header).chain(rows.iter()) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
@@ -99,13 +132,22 @@ pub fn text(reading: &Reading, term: &Term) -> String {
         out.push('\n');
         out.push_str(&finding_lines(&reading.findings, term));
     }
-    out.push_str(&format!("\n{} migration(s); {}\n", reading.set.len(), counts(&reading.findings)));
+    out.push_str(&format!(
+        "\n{} migration(s); {}\n",
+        reading.set.len(),
+        counts(&reading.findings)
+    ));
     out
 }
 
 /// A markdown table of migrations and findings (everything from files escaped).
 pub fn markdown(reading: &Reading) -> String {
-    let mut out = format!("**{}** migration(s), layout `{}`: {}\n\n", reading.set.len(), reading.detection.layout, counts(&reading.findings));
+    let mut out = format!(
+        "**{}** migration(s), layout `{}`: {}\n\n",
+        reading.set.len(),
+        reading.detection.layout,
+        counts(&reading.findings)
+    );
     out.push_str("| version | name | down | transaction |\n|---|---|---|---|\n");
     for m in &reading.set {
         out.push_str(&format!(
@@ -113,13 +155,23 @@ pub fn markdown(reading: &Reading) -> String {
             escape::markdown(m.version.as_str()),
             escape::markdown(&m.name),
             if m.down.is_some() { "yes" } else { "no" },
-            if m.up.transaction.is_wrapped() { "yes" } else { "no" }
+            if m.up.transaction.is_wrapped() {
+                "yes"
+            } else {
+                "no"
+            }
         ));
     }
     if !reading.findings.is_empty() {
         out.push_str("\n| severity | code | where | message |\n|---|---|---|---|\n");
         for f in &reading.findings {
-            out.push_str(&format!("| {} | `{}` | {} | {} |\n", f.severity.as_str(), f.code, escape::markdown(&f.location()), escape::markdown(&f.message)));
+            out.push_str(&format!(
+                "| {} | `{}` | {} | {} |\n",
+                f.severity.as_str(),
+                f.code,
+                escape::markdown(&f.location()),
+                escape::markdown(&f.message)
+            ));
         }
     }
     out

@@ -35,7 +35,10 @@ fn words(statement: &str) -> Vec<String> {
 pub fn classify(statement: &str) -> Classified {
     let words = words(statement);
     let non_transactional = non_transactional_reason(&words);
-    Classified { words, non_transactional }
+    Classified {
+        words,
+        non_transactional,
+    }
 }
 
 /// The statements PostgreSQL refuses inside a transaction block ("cannot run inside a
@@ -44,9 +47,8 @@ pub fn non_transactional_reason(words: &[String]) -> Option<&'static str> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     let has = |k: &str| w.contains(&k);
     match w.as_slice() {
-        ["create", "index", "concurrently", ..] | ["create", "unique", "index", "concurrently", ..] => {
-            Some("CREATE INDEX CONCURRENTLY")
-        }
+        ["create", "index", "concurrently", ..]
+        | ["create", "unique", "index", "concurrently", ..] => Some("CREATE INDEX CONCURRENTLY"),
         ["drop", "index", "concurrently", ..] => Some("DROP INDEX CONCURRENTLY"),
         ["reindex", ..] if has("concurrently") => Some("REINDEX CONCURRENTLY"),
         ["reindex", "schema" | "database" | "system", ..] => Some("REINDEX SCHEMA/DATABASE/SYSTEM"),
@@ -56,7 +58,9 @@ pub fn non_transactional_reason(words: &[String]) -> Option<&'static str> {
         ["create", "subscription", ..] => Some("CREATE SUBSCRIPTION"),
         ["alter", "system", ..] => Some("ALTER SYSTEM"),
         ["discard", "all", ..] => Some("DISCARD ALL"),
-        ["alter", "table", ..] if has("detach") && has("concurrently") => Some("DETACH PARTITION CONCURRENTLY"),
+        ["alter", "table", ..] if has("detach") && has("concurrently") => {
+            Some("DETACH PARTITION CONCURRENTLY")
+        }
         _ => None,
     }
 }
@@ -68,12 +72,27 @@ mod tests {
     #[test]
     fn recognises_statements_that_refuse_transactions() {
         let cases = [
-            ("-- c\nCREATE INDEX CONCURRENTLY i ON t (a);", Some("CREATE INDEX CONCURRENTLY")),
-            ("create unique index concurrently if not exists i on t(a)", Some("CREATE INDEX CONCURRENTLY")),
-            ("DROP INDEX CONCURRENTLY IF EXISTS i;", Some("DROP INDEX CONCURRENTLY")),
-            ("REINDEX INDEX CONCURRENTLY i;", Some("REINDEX CONCURRENTLY")),
+            (
+                "-- c\nCREATE INDEX CONCURRENTLY i ON t (a);",
+                Some("CREATE INDEX CONCURRENTLY"),
+            ),
+            (
+                "create unique index concurrently if not exists i on t(a)",
+                Some("CREATE INDEX CONCURRENTLY"),
+            ),
+            (
+                "DROP INDEX CONCURRENTLY IF EXISTS i;",
+                Some("DROP INDEX CONCURRENTLY"),
+            ),
+            (
+                "REINDEX INDEX CONCURRENTLY i;",
+                Some("REINDEX CONCURRENTLY"),
+            ),
             ("VACUUM ANALYZE t;", Some("VACUUM")),
-            ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY;", Some("DETACH PARTITION CONCURRENTLY")),
+            (
+                "ALTER TABLE p DETACH PARTITION c CONCURRENTLY;",
+                Some("DETACH PARTITION CONCURRENTLY"),
+            ),
             ("CREATE INDEX i ON t (a);", None),
             ("ALTER TYPE e ADD VALUE 'x';", None),
         ];

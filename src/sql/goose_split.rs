@@ -34,7 +34,12 @@ pub fn goose_split(text: &str, first_line: u32, marker: &str) -> ToolSplit {
     let mut block: Option<u32> = None;
     let mut offset = 0;
     let push = |out: &mut ToolSplit, (from, line): (usize, u32), to: usize, end_line: u32| {
-        out.statements.push(Statement { range: from..to, line, end_line, kind: StatementKind::Sql });
+        out.statements.push(Statement {
+            range: from..to,
+            line,
+            end_line,
+            kind: StatementKind::Sql,
+        });
     };
     for (index, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = first_line + u32::try_from(index).unwrap_or(u32::MAX - first_line);
@@ -52,7 +57,9 @@ pub fn goose_split(text: &str, first_line: u32, marker: &str) -> ToolSplit {
                         start = None;
                     }
                     "statementend" => match (block.take(), start.take()) {
-                        (Some(_), Some(open)) => push(&mut out, open, line_start, line_no.saturating_sub(1)),
+                        (Some(_), Some(open)) => {
+                            push(&mut out, open, line_start, line_no.saturating_sub(1))
+                        }
                         (Some(_), None) => {}
                         (None, _) => out.unbalanced.push(line_no),
                     },
@@ -72,9 +79,9 @@ pub fn goose_split(text: &str, first_line: u32, marker: &str) -> ToolSplit {
         }
     }
     if let Some(open) = block {
+        // The open block is the defect; its text has no `;` line to end it by design.
         out.unbalanced.push(open);
-    }
-    if let Some((_, line)) = start.filter(|(from, _)| !text[*from..].trim().is_empty()) {
+    } else if let Some((_, line)) = start.filter(|(from, _)| !text[*from..].trim().is_empty()) {
         out.unterminated = Some(line);
     }
     out
@@ -92,7 +99,9 @@ impl ToolSplit {
             out.push(Finding::new(Code::MissingSemicolon, path, Some(line), "this statement never ends with a line ending in `;`; the tool refuses the file (\"unfinished SQL query\")"));
         }
         for stmt in sql.iter().filter(|s| s.kind == StatementKind::Sql) {
-            let cut = self.statements.iter().find(|t| t.range.end > stmt.range.start && t.range.end < stmt.range.end.saturating_sub(1));
+            let cut = self.statements.iter().find(|t| {
+                t.range.end > stmt.range.start && t.range.end < stmt.range.end.saturating_sub(1)
+            });
             if let Some(cut) = cut {
                 out.push(Finding::new(
                     Code::SplitMismatch,
@@ -113,9 +122,14 @@ mod tests {
 
     #[test]
     fn statements_end_at_lines_ending_in_semicolons() {
-        let text = "-- +goose Up\nCREATE TABLE t (\n  a int\n); -- done\n\nINSERT INTO t VALUES (1);\n";
+        let text =
+            "-- +goose Up\nCREATE TABLE t (\n  a int\n); -- done\n\nINSERT INTO t VALUES (1);\n";
         let got = goose_split(text, 1, "+goose");
-        let lines: Vec<_> = got.statements.iter().map(|s| (s.line, s.end_line)).collect();
+        let lines: Vec<_> = got
+            .statements
+            .iter()
+            .map(|s| (s.line, s.end_line))
+            .collect();
         assert_eq!(lines, vec![(2, 4), (6, 6)]);
         assert!(got.findings("f.sql", &split(text, 1).statements).is_empty());
     }
@@ -135,13 +149,20 @@ mod tests {
         let got = goose_split(text, 1, "+goose");
         let findings = got.findings("f.sql", &split(text, 1).statements);
         assert_eq!(findings.len(), 1);
-        assert_eq!((findings[0].code, findings[0].line), (Code::SplitMismatch, Some(3)));
+        assert_eq!(
+            (findings[0].code, findings[0].line),
+            (Code::SplitMismatch, Some(3))
+        );
     }
 
     #[test]
     fn unbalanced_and_unterminated_are_reported() {
         let got = goose_split("-- +goose StatementBegin\nSELECT 1;\n", 1, "+goose");
         assert_eq!(got.unbalanced, vec![1]);
+        assert_eq!(
+            got.unterminated, None,
+            "an open block is one defect, not also a missing `;`"
+        );
         let got = goose_split("SELECT 1\n", 7, "+goose");
         assert_eq!(got.unterminated, Some(7));
     }

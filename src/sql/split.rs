@@ -59,7 +59,9 @@ pub struct Split {
 impl Split {
     /// The SQL statements (what the server runs), without psql-only pieces.
     pub fn sql(&self) -> impl Iterator<Item = &Statement> {
-        self.statements.iter().filter(|s| s.kind == StatementKind::Sql)
+        self.statements
+            .iter()
+            .filter(|s| s.kind == StatementKind::Sql)
     }
 }
 
@@ -73,16 +75,23 @@ struct Tok {
 fn is_trivia(kind: TokenKind) -> bool {
     matches!(
         kind,
-        TokenKind::Whitespace | TokenKind::LineComment | TokenKind::BlockComment { .. } | TokenKind::Eof
+        TokenKind::Whitespace
+            | TokenKind::LineComment
+            | TokenKind::BlockComment { .. }
+            | TokenKind::Eof
     )
 }
 
 fn unterminated(kind: TokenKind) -> Option<LexProblemKind> {
     match kind {
         TokenKind::BlockComment { terminated: false } => Some(LexProblemKind::Comment),
-        TokenKind::QuotedIdent { terminated: false, .. } => Some(LexProblemKind::Quote),
+        TokenKind::QuotedIdent {
+            terminated: false, ..
+        } => Some(LexProblemKind::Quote),
         TokenKind::Literal { kind } => match kind {
-            LiteralKind::DollarQuotedString { terminated: false } => Some(LexProblemKind::DollarQuote),
+            LiteralKind::DollarQuotedString { terminated: false } => {
+                Some(LexProblemKind::DollarQuote)
+            }
             LiteralKind::Str { terminated: false }
             | LiteralKind::NationalStr { terminated: false }
             | LiteralKind::ByteStr { terminated: false }
@@ -101,7 +110,11 @@ fn lex(text: &str, base: usize) -> Vec<Tok> {
         .map(|t| {
             let start = offset;
             offset += t.len as usize;
-            Tok { kind: t.kind, start, end: offset }
+            Tok {
+                kind: t.kind,
+                start,
+                end: offset,
+            }
         })
         .collect()
 }
@@ -119,13 +132,15 @@ struct Open {
 impl Open {
     fn routine(&self) -> bool {
         let w: Vec<&str> = self.words.iter().take(5).map(String::as_str).collect();
-        w.first() == Some(&"create")
-            && w.iter().any(|x| *x == "function" || *x == "procedure")
+        w.first() == Some(&"create") && w.iter().any(|x| *x == "function" || *x == "procedure")
     }
 
     fn copy_from_stdin(&self) -> bool {
         self.words.first().map(String::as_str) == Some("copy")
-            && self.words.windows(2).any(|w| w[0] == "from" && w[1] == "stdin")
+            && self
+                .words
+                .windows(2)
+                .any(|w| w[0] == "from" && w[1] == "stdin")
     }
 }
 
@@ -143,7 +158,10 @@ pub fn split(text: &str, first_line: u32) -> Split {
             let tok = toks[i];
             i += 1;
             if let Some(kind) = unterminated(tok.kind) {
-                out.problems.push(LexProblem { kind, line: at(tok.start) });
+                out.problems.push(LexProblem {
+                    kind,
+                    line: at(tok.start),
+                });
             }
             if is_trivia(tok.kind) {
                 continue;
@@ -155,7 +173,9 @@ pub fn split(text: &str, first_line: u32) -> Split {
                 }
                 if word.starts_with('\\') {
                     // A meta-command runs to the end of its line; lex again after it.
-                    let end = text[tok.start..].find('\n').map_or(text.len(), |n| tok.start + n);
+                    let end = text[tok.start..]
+                        .find('\n')
+                        .map_or(text.len(), |n| tok.start + n);
                     out.statements.push(Statement {
                         range: tok.start..end,
                         line: at(tok.start),
@@ -165,7 +185,10 @@ pub fn split(text: &str, first_line: u32) -> Split {
                     pos = end;
                     continue 'relex;
                 }
-                open = Some(Open { start: tok.start, ..Open::default() });
+                open = Some(Open {
+                    start: tok.start,
+                    ..Open::default()
+                });
                 let stmt = open.as_mut().expect("just opened");
                 step(stmt, tok, word, &toks[i..], text);
                 continue;
@@ -175,10 +198,15 @@ pub fn split(text: &str, first_line: u32) -> Split {
                 let copy = stmt.copy_from_stdin();
                 open = None;
                 if copy {
-                    let data_start = text[tok.end..].find('\n').map_or(text.len(), |n| tok.end + n + 1);
+                    let data_start = text[tok.end..]
+                        .find('\n')
+                        .map_or(text.len(), |n| tok.end + n + 1);
                     let (data, next) = copy_data(text, data_start);
                     if next.is_none() {
-                        out.problems.push(LexProblem { kind: LexProblemKind::CopyData, line: at(range.start) });
+                        out.problems.push(LexProblem {
+                            kind: LexProblemKind::CopyData,
+                            line: at(range.start),
+                        });
                     }
                     out.statements.push(Statement {
                         line: at(range.start),
@@ -226,7 +254,10 @@ fn step(stmt: &mut Open, tok: Tok, word: &str, rest: &[Tok], text: &str) {
                     "end" => stmt.atomic -= 1,
                     _ => {}
                 }
-            } else if lower == "begin" && stmt.routine() && next_word(rest, text).as_deref() == Some("atomic") {
+            } else if lower == "begin"
+                && stmt.routine()
+                && next_word(rest, text).as_deref() == Some("atomic")
+            {
                 stmt.atomic = 1;
             }
             if stmt.words.len() < 64 {
@@ -248,7 +279,9 @@ fn next_word(rest: &[Tok], text: &str) -> Option<String> {
 fn copy_data(text: &str, start: usize) -> (Range<usize>, Option<usize>) {
     let mut line_start = start;
     while line_start < text.len() {
-        let line_end = text[line_start..].find('\n').map_or(text.len(), |n| line_start + n);
+        let line_end = text[line_start..]
+            .find('\n')
+            .map_or(text.len(), |n| line_start + n);
         if text[line_start..line_end].trim_end_matches('\r') == "\\." {
             return (start..line_start, Some((line_end + 1).min(text.len())));
         }
@@ -276,7 +309,11 @@ mod tests {
             pieces(text),
             vec![
                 ("SET x = 1;".into(), 1, 1),
-                ("CREATE TABLE t (a text DEFAULT 'a;b' /* ; */);".into(), 2, 2),
+                (
+                    "CREATE TABLE t (a text DEFAULT 'a;b' /* ; */);".into(),
+                    2,
+                    2
+                ),
                 ("SELECT 1".into(), 4, 4),
             ]
         );
@@ -295,9 +332,16 @@ mod tests {
     fn copy_data_and_meta_commands_are_recognised() {
         let text = "\\set ON_ERROR_STOP 1\nCOPY t (a, b) FROM stdin;\n1\to'brien\n2\tx\n\\.\nINSERT INTO t VALUES (3, 'y');\n";
         let split = split(text, 10);
-        let kinds: Vec<_> = split.statements.iter().map(|s| (s.kind.clone(), s.line)).collect();
+        let kinds: Vec<_> = split
+            .statements
+            .iter()
+            .map(|s| (s.kind.clone(), s.line))
+            .collect();
         assert_eq!(kinds[0], (StatementKind::PsqlMeta, 10));
-        assert!(matches!(kinds[1], (StatementKind::CopyFromStdin { .. }, 11)));
+        assert!(matches!(
+            kinds[1],
+            (StatementKind::CopyFromStdin { .. }, 11)
+        ));
         assert_eq!(split.statements[1].end_line, 13);
         assert_eq!(kinds[2], (StatementKind::Sql, 15));
         assert!(split.problems.is_empty(), "{:?}", split.problems);
@@ -306,12 +350,36 @@ mod tests {
     #[test]
     fn unterminated_things_are_problems_with_lines() {
         let got = split("SELECT 1;\nSELECT 'oops;\n", 1).problems;
-        assert_eq!(got, vec![LexProblem { kind: LexProblemKind::Quote, line: 2 }]);
+        assert_eq!(
+            got,
+            vec![LexProblem {
+                kind: LexProblemKind::Quote,
+                line: 2
+            }]
+        );
         let got = split("SELECT 1;\nDO $x$ BEGIN END $$;\n", 1).problems;
-        assert_eq!(got, vec![LexProblem { kind: LexProblemKind::DollarQuote, line: 2 }]);
+        assert_eq!(
+            got,
+            vec![LexProblem {
+                kind: LexProblemKind::DollarQuote,
+                line: 2
+            }]
+        );
         let got = split("/* open\nSELECT 1;", 5).problems;
-        assert_eq!(got, vec![LexProblem { kind: LexProblemKind::Comment, line: 5 }]);
+        assert_eq!(
+            got,
+            vec![LexProblem {
+                kind: LexProblemKind::Comment,
+                line: 5
+            }]
+        );
         let got = split("COPY t FROM stdin;\n1\n", 1).problems;
-        assert_eq!(got, vec![LexProblem { kind: LexProblemKind::CopyData, line: 1 }]);
+        assert_eq!(
+            got,
+            vec![LexProblem {
+                kind: LexProblemKind::CopyData,
+                line: 1
+            }]
+        );
     }
 }

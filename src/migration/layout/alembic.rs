@@ -8,7 +8,8 @@ use crate::migration::{Dir, SourceFile};
 pub fn recognise(file: &SourceFile) -> Option<Evidence> {
     let name = file.name();
     let in_versions = file.parent().rsplit('/').next() == Some("versions") && name.ends_with(".py");
-    (name == "alembic.ini" || name == "env.py" || name == "script.py.mako" || in_versions).then_some(Evidence::Marker("alembic.ini / versions/*.py"))
+    (name == "alembic.ini" || name == "env.py" || name == "script.py.mako" || in_versions)
+        .then_some(Evidence::Marker("alembic.ini / versions/*.py"))
 }
 
 /// The `revision = '…'` id of a revision file, read statically.

@@ -7,7 +7,10 @@ use crate::migration::{Dir, Execution, Part, SourceFile, Version};
 
 /// `(?m)^--\s*migrate:(up|down)(\s*$|\s+\S+)`.
 fn directive(line: &str) -> Option<(Direction, String)> {
-    let rest = line.strip_prefix("--")?.trim_start().strip_prefix("migrate:")?;
+    let rest = line
+        .strip_prefix("--")?
+        .trim_start()
+        .strip_prefix("migrate:")?;
     let (word, options) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let direction = match word {
         "up" => Direction::Up,
@@ -19,11 +22,18 @@ fn directive(line: &str) -> Option<(Direction, String)> {
 
 fn version(name: &str) -> Option<(Version, String)> {
     let (digits, rest) = leading_digits(name)?;
-    Some((Version::new(digits, vec![Part::Text(digits.to_string())]), rest))
+    Some((
+        Version::new(digits, vec![Part::Text(digits.to_string())]),
+        rest,
+    ))
 }
 
 fn no_tx(section: &Section, _: &str) -> Option<String> {
-    section.options.split_whitespace().any(|o| o == "transaction:false").then(|| "transaction:false".to_string())
+    section
+        .options
+        .split_whitespace()
+        .any(|o| o == "transaction:false")
+        .then(|| "transaction:false".to_string())
 }
 
 const CFG: Sectioned = Sectioned {
@@ -38,7 +48,8 @@ const CFG: Sectioned = Sectioned {
 };
 
 pub fn recognise(file: &SourceFile) -> Option<Evidence> {
-    (file.parent().is_empty() && file.name().ends_with(".sql") && has_up(&file.bytes, directive)).then_some(Evidence::Marker("-- migrate:up"))
+    (file.parent().is_empty() && file.name().ends_with(".sql") && has_up(&file.bytes, directive))
+        .then_some(Evidence::Marker("-- migrate:up"))
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
@@ -46,5 +57,8 @@ pub fn read(dir: &Dir, read: &mut Read) {
 }
 
 pub fn new_files(version: &str, name: &str, _with_down: bool) -> Vec<(String, String)> {
-    vec![(format!("{version}_{name}.sql"), "-- migrate:up\n\n\n-- migrate:down\n\n".to_string())]
+    vec![(
+        format!("{version}_{name}.sql"),
+        "-- migrate:up\n\n\n-- migrate:down\n\n".to_string(),
+    )]
 }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use super::{Evidence, Layout, Read, missing_down, text_of};
 use crate::check::{Code, Finding};
-use crate::migration::{Direction, Dir, Execution, Migration, Part, Script, ScriptSpec, SourceFile, Version, script::TxPolicy};
+use crate::migration::{
+    Dir, Direction, Execution, Migration, Part, Script, ScriptSpec, SourceFile, Version,
+    script::TxPolicy,
+};
 
 const FILES: [&str; 3] = ["up.sql", "down.sql", "metadata.toml"];
 
@@ -30,13 +33,23 @@ fn run_in_transaction(dir: &Dir, file: Option<&SourceFile>, read: &mut Read) -> 
             None => Ok(true),
             Some(toml::Value::Boolean(b)) => Ok(*b),
             Some(other) => {
-                read.findings.push(Finding::new(Code::InvalidConfig, path, None, format!("run_in_transaction must be true or false, not {other}")));
+                read.findings.push(Finding::new(
+                    Code::InvalidConfig,
+                    path,
+                    None,
+                    format!("run_in_transaction must be true or false, not {other}"),
+                ));
                 Err(())
             }
         },
         Err(e) => {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-            read.findings.push(Finding::new(Code::InvalidConfig, path, line.and_then(|l| u32::try_from(l).ok()), format!("not valid TOML: {}", e.message())));
+            read.findings.push(Finding::new(
+                Code::InvalidConfig,
+                path,
+                line.and_then(|l| u32::try_from(l).ok()),
+                format!("not valid TOML: {}", e.message()),
+            ));
             Err(())
         }
     }
@@ -59,8 +72,14 @@ pub fn read(dir: &Dir, read: &mut Read) {
             read.findings.push(Finding::new(Code::DownWithoutUp, dir.path_of(any), None, format!("{folder}/ has no up.sql; diesel refuses the whole folder (UnknownMigrationFormat)")));
             continue;
         };
-        let Ok(wrapped) = run_in_transaction(dir, find("metadata.toml"), read) else { continue };
-        let transaction = if wrapped { TxPolicy::Declared(None) } else { TxPolicy::Declared(Some("run_in_transaction = false".into())) };
+        let Ok(wrapped) = run_in_transaction(dir, find("metadata.toml"), read) else {
+            continue;
+        };
+        let transaction = if wrapped {
+            TxPolicy::Declared(None)
+        } else {
+            TxPolicy::Declared(Some("run_in_transaction = false".into()))
+        };
         let script = |file: &SourceFile, direction: Direction, read: &mut Read| -> Option<Script> {
             let text = text_of(dir, file, read)?;
             let (script, findings) = Script::build(ScriptSpec {
@@ -76,7 +95,9 @@ pub fn read(dir: &Dir, read: &mut Read) {
             read.findings.extend(findings);
             Some(script)
         };
-        let Some(up_script) = script(up, Direction::Up, read) else { continue };
+        let Some(up_script) = script(up, Direction::Up, read) else {
+            continue;
+        };
         let down = find("down.sql").and_then(|d| script(d, Direction::Down, read));
         if find("down.sql").is_none() {
             read.findings.push(missing_down(&up_script.path, folder));
@@ -94,7 +115,13 @@ pub fn read(dir: &Dir, read: &mut Read) {
 
 pub fn new_files(version: &str, name: &str, _with_down: bool) -> Vec<(String, String)> {
     vec![
-        (format!("{version}_{name}/up.sql"), format!("-- {name}: up\n")),
-        (format!("{version}_{name}/down.sql"), format!("-- {name}: down (restore the exact schema before the up)\n")),
+        (
+            format!("{version}_{name}/up.sql"),
+            format!("-- {name}: up\n"),
+        ),
+        (
+            format!("{version}_{name}/down.sql"),
+            format!("-- {name}: down (restore the exact schema before the up)\n"),
+        ),
     ]
 }

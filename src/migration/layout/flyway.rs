@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 
 use super::{Evidence, Layout, Read, missing_down, text_of};
 use crate::check::{Code, Finding};
-use crate::migration::{Direction, Dir, Execution, Migration, Part, Script, ScriptSpec, SourceFile, Transaction, Version, script::TxPolicy};
+use crate::migration::{
+    Dir, Direction, Execution, Migration, Part, Script, ScriptSpec, SourceFile, Transaction,
+    Version, script::TxPolicy,
+};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
@@ -38,8 +41,17 @@ fn parse(name: &str) -> Option<(Kind, Result<Option<Version>, String>, String)> 
     }
     let dotted = version.replace('_', ".");
     let parts: Vec<&str> = dotted.split('.').collect();
-    if parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-        return Some((kind, Err(format!("\"{version}\" is not a Flyway version (digits separated by . or _)")), desc));
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some((
+            kind,
+            Err(format!(
+                "\"{version}\" is not a Flyway version (digits separated by . or _)"
+            )),
+            desc,
+        ));
     }
     let mut key: Vec<Part> = parts.iter().map(|p| Part::digits(p)).collect();
     while key.len() > 1 && key.last() == Some(&Part::Digits("0".into())) {
@@ -58,23 +70,42 @@ pub fn recognise(file: &SourceFile) -> Option<Evidence> {
 
 fn execute_in_transaction(dir: &Dir, conf: Option<&SourceFile>, read: &mut Read) -> bool {
     let Some(conf) = conf else { return true };
-    let Some(text) = text_of(dir, conf, read) else { return true };
+    let Some(text) = text_of(dir, conf, read) else {
+        return true;
+    };
     for (index, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once('=') else { continue };
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
         if key.trim() == "executeInTransaction" {
             match value.trim() {
                 "false" => return false,
                 "true" => return true,
-                other => read.findings.push(Finding::new(Code::InvalidConfig, dir.path_of(conf), u32::try_from(index + 1).ok(), format!("executeInTransaction must be true or false, not {other}"))),
+                other => read.findings.push(Finding::new(
+                    Code::InvalidConfig,
+                    dir.path_of(conf),
+                    u32::try_from(index + 1).ok(),
+                    format!("executeInTransaction must be true or false, not {other}"),
+                )),
             }
         }
     }
     true
 }
 
-fn script(dir: &Dir, file: &SourceFile, direction: Direction, conf: Option<&SourceFile>, read: &mut Read) -> Option<Script> {
+fn script(
+    dir: &Dir,
+    file: &SourceFile,
+    direction: Direction,
+    conf: Option<&SourceFile>,
+    read: &mut Read,
+) -> Option<Script> {
     let text = text_of(dir, file, read)?;
-    let transaction = if execute_in_transaction(dir, conf, read) { TxPolicy::Auto } else { TxPolicy::Declared(Some("executeInTransaction=false".into())) };
+    let transaction = if execute_in_transaction(dir, conf, read) {
+        TxPolicy::Auto
+    } else {
+        TxPolicy::Declared(Some("executeInTransaction=false".into()))
+    };
     let auto = transaction == TxPolicy::Auto;
     let (script, findings) = Script::build(ScriptSpec {
         path: dir.path_of(file),
@@ -96,12 +127,19 @@ fn script(dir: &Dir, file: &SourceFile, direction: Direction, conf: Option<&Sour
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
-    let confs: BTreeMap<String, &SourceFile> = dir.files.iter().filter(|f| f.rel.ends_with(".sql.conf")).map(|f| (f.rel.trim_end_matches(".conf").to_string(), f)).collect();
+    let confs: BTreeMap<String, &SourceFile> = dir
+        .files
+        .iter()
+        .filter(|f| f.rel.ends_with(".sql.conf"))
+        .map(|f| (f.rel.trim_end_matches(".conf").to_string(), f))
+        .collect();
     let mut versioned: BTreeMap<Version, (&SourceFile, String)> = BTreeMap::new();
     let mut undos: BTreeMap<Version, &SourceFile> = BTreeMap::new();
     for file in &dir.files {
         let Some((kind, version, desc)) = parse(file.name()) else {
-            if confs.values().any(|c| c.rel == file.rel) && confs.contains_key(file.rel.trim_end_matches(".conf")) {
+            if confs.values().any(|c| c.rel == file.rel)
+                && confs.contains_key(file.rel.trim_end_matches(".conf"))
+            {
                 read.claim(file);
             }
             continue;
@@ -109,16 +147,36 @@ pub fn read(dir: &Dir, read: &mut Read) {
         read.claim(file);
         let conf = confs.get(&file.rel).copied();
         match (kind, version) {
-            (_, Err(why)) => read.findings.push(Finding::new(Code::InvalidName, dir.path_of(file), None, format!("{why}; Flyway ignores the file"))),
+            (_, Err(why)) => read.findings.push(Finding::new(
+                Code::InvalidName,
+                dir.path_of(file),
+                None,
+                format!("{why}; Flyway ignores the file"),
+            )),
             (Kind::Repeatable, Ok(_)) => {
                 if let Some(up) = script(dir, file, Direction::Up, conf, read) {
                     let key = vec![Part::Int(1), Part::Text(desc.clone())];
-                    read.migrations.push(Migration { version: Version::new(format!("R__{desc}"), key), name: desc, layout: Layout::Flyway, up, down: None, repeatable: true });
+                    read.migrations.push(Migration {
+                        version: Version::new(format!("R__{desc}"), key),
+                        name: desc,
+                        layout: Layout::Flyway,
+                        up,
+                        down: None,
+                        repeatable: true,
+                    });
                 }
             }
             (Kind::Versioned, Ok(Some(v))) => {
                 if let Some((first, _)) = versioned.get(&v) {
-                    read.findings.push(Finding::new(Code::DuplicateVersion, dir.path_of(file), None, format!("version {v} is already used by {}; Flyway refuses the set", dir.path_of(first))));
+                    read.findings.push(Finding::new(
+                        Code::DuplicateVersion,
+                        dir.path_of(file),
+                        None,
+                        format!(
+                            "version {v} is already used by {}; Flyway refuses the set",
+                            dir.path_of(first)
+                        ),
+                    ));
                 } else {
                     versioned.insert(v, (file, desc));
                 }
@@ -131,22 +189,48 @@ pub fn read(dir: &Dir, read: &mut Read) {
     }
     let any_undo = !undos.is_empty();
     for (version, (file, desc)) in versioned {
-        let Some(up) = script(dir, file, Direction::Up, confs.get(&file.rel).copied(), read) else { continue };
-        let down = undos.remove(&version).and_then(|u| script(dir, u, Direction::Down, confs.get(&u.rel).copied(), read));
+        let Some(up) = script(
+            dir,
+            file,
+            Direction::Up,
+            confs.get(&file.rel).copied(),
+            read,
+        ) else {
+            continue;
+        };
+        let down = undos
+            .remove(&version)
+            .and_then(|u| script(dir, u, Direction::Down, confs.get(&u.rel).copied(), read));
         if any_undo && down.is_none() {
-            read.findings.push(missing_down(&up.path, &format!("V{version}__{desc}")));
+            read.findings
+                .push(missing_down(&up.path, &format!("V{version}__{desc}")));
         }
-        read.migrations.push(Migration { version, name: desc, layout: Layout::Flyway, up, down, repeatable: false });
+        read.migrations.push(Migration {
+            version,
+            name: desc,
+            layout: Layout::Flyway,
+            up,
+            down,
+            repeatable: false,
+        });
     }
     for (version, file) in undos {
-        read.findings.push(Finding::new(Code::DownWithoutUp, dir.path_of(file), None, format!("no V file has version {version}; restore it, or delete this undo")));
+        read.findings.push(Finding::new(
+            Code::DownWithoutUp,
+            dir.path_of(file),
+            None,
+            format!("no V file has version {version}; restore it, or delete this undo"),
+        ));
     }
 }
 
 pub fn new_files(version: &str, name: &str, with_down: bool) -> Vec<(String, String)> {
     let mut files = vec![(format!("V{version}__{name}.sql"), format!("-- {name}\n"))];
     if with_down {
-        files.push((format!("U{version}__{name}.sql"), format!("-- undo {name}: restore the exact schema before V{version}\n")));
+        files.push((
+            format!("U{version}__{name}.sql"),
+            format!("-- undo {name}: restore the exact schema before V{version}\n"),
+        ));
     }
     files
 }
@@ -174,6 +258,9 @@ mod tests {
     fn other_names_are_not_flyway() {
         assert!(parse("1_init.sql").is_none());
         assert!(matches!(parse("V1x__a.sql"), Some((_, Err(_), _))));
-        assert!(matches!(parse("R__views.sql"), Some((Kind::Repeatable, Ok(None), _))));
+        assert!(matches!(
+            parse("R__views.sql"),
+            Some((Kind::Repeatable, Ok(None), _))
+        ));
     }
 }

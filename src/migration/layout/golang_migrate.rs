@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use super::{Evidence, Layout, Read, missing_down, text_of};
 use crate::check::{Code, Finding};
-use crate::migration::{Direction, Dir, Execution, Migration, Script, ScriptSpec, SourceFile, Version, script::TxPolicy};
+use crate::migration::{
+    Dir, Direction, Execution, Migration, Script, ScriptSpec, SourceFile, Version, script::TxPolicy,
+};
 
 /// `(version text, version, name, is_up)`, following `^([0-9]+)_(.*)\.(down|up)\.(.*)$`.
 fn parse(name: &str) -> Option<(String, u64, String, bool)> {
@@ -24,7 +26,12 @@ fn parse(name: &str) -> Option<(String, u64, String, bool)> {
     if rest.len() == at + len {
         return None;
     }
-    Some((prefix.to_string(), prefix.parse().ok()?, rest[..at].to_string(), is_up))
+    Some((
+        prefix.to_string(),
+        prefix.parse().ok()?,
+        rest[..at].to_string(),
+        is_up,
+    ))
 }
 
 pub fn recognise(file: &SourceFile) -> Option<Evidence> {
@@ -48,11 +55,16 @@ fn script(dir: &Dir, file: &SourceFile, direction: Direction, read: &mut Read) -
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
-    let mut pairs: BTreeMap<u64, (String, String, Vec<&SourceFile>, Vec<&SourceFile>)> = BTreeMap::new();
+    let mut pairs: BTreeMap<u64, (String, String, Vec<&SourceFile>, Vec<&SourceFile>)> =
+        BTreeMap::new();
     for file in dir.files.iter().filter(|f| f.parent().is_empty()) {
-        let Some((text, version, name, is_up)) = parse(file.name()) else { continue };
+        let Some((text, version, name, is_up)) = parse(file.name()) else {
+            continue;
+        };
         read.claim(file);
-        let entry = pairs.entry(version).or_insert_with(|| (text, name.clone(), Vec::new(), Vec::new()));
+        let entry = pairs
+            .entry(version)
+            .or_insert_with(|| (text, name.clone(), Vec::new(), Vec::new()));
         if is_up {
             entry.1 = name;
             entry.2.push(file);
@@ -66,14 +78,24 @@ pub fn read(dir: &Dir, read: &mut Read) {
         }
         let Some(up) = ups.first() else {
             if let Some(down) = downs.first() {
-                read.findings.push(Finding::new(Code::DownWithoutUp, dir.path_of(down), None, format!("no up script has version {text}; restore the up, or delete this down")));
+                read.findings.push(Finding::new(
+                    Code::DownWithoutUp,
+                    dir.path_of(down),
+                    None,
+                    format!("no up script has version {text}; restore the up, or delete this down"),
+                ));
             }
             continue;
         };
-        let Some(up_script) = script(dir, up, Direction::Up, read) else { continue };
-        let down = downs.first().and_then(|d| script(dir, d, Direction::Down, read));
+        let Some(up_script) = script(dir, up, Direction::Up, read) else {
+            continue;
+        };
+        let down = downs
+            .first()
+            .and_then(|d| script(dir, d, Direction::Down, read));
         if downs.is_empty() {
-            read.findings.push(missing_down(&up_script.path, &format!("{text}_{name}")));
+            read.findings
+                .push(missing_down(&up_script.path, &format!("{text}_{name}")));
         }
         read.migrations.push(Migration {
             version: Version::int(&text, i128::from(version)),
@@ -88,8 +110,14 @@ pub fn read(dir: &Dir, read: &mut Read) {
 
 pub fn new_files(version: &str, name: &str, _with_down: bool) -> Vec<(String, String)> {
     vec![
-        (format!("{version}_{name}.up.sql"), format!("-- {name}: up\n")),
-        (format!("{version}_{name}.down.sql"), format!("-- {name}: down (restore the exact schema before the up)\n")),
+        (
+            format!("{version}_{name}.up.sql"),
+            format!("-- {name}: up\n"),
+        ),
+        (
+            format!("{version}_{name}.down.sql"),
+            format!("-- {name}: down (restore the exact schema before the up)\n"),
+        ),
     ]
 }
 
@@ -99,8 +127,14 @@ mod tests {
 
     #[test]
     fn names_follow_the_tool_regex() {
-        assert_eq!(parse("1_init.up.sql"), Some(("1".into(), 1, "init".into(), true)));
-        assert_eq!(parse("0002_a.b.down.sql"), Some(("0002".into(), 2, "a.b".into(), false)));
+        assert_eq!(
+            parse("1_init.up.sql"),
+            Some(("1".into(), 1, "init".into(), true))
+        );
+        assert_eq!(
+            parse("0002_a.b.down.sql"),
+            Some(("0002".into(), 2, "a.b".into(), false))
+        );
         assert_eq!(parse("1_init.sql"), None);
         assert_eq!(parse("x_init.up.sql"), None);
     }

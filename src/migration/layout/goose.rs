@@ -11,14 +11,25 @@ fn directive(line: &str) -> Option<(Direction, String)> {
 }
 
 fn version(name: &str) -> Option<(Version, String)> {
-    let (prefix, rest) = name.split_once('_').unwrap_or((name.trim_end_matches(".sql"), ""));
+    let (prefix, rest) = name
+        .split_once('_')
+        .unwrap_or((name.trim_end_matches(".sql"), ""));
     let value: i64 = prefix.parse().ok().filter(|v| *v >= 1)?;
-    Some((Version::int(prefix, i128::from(value)), rest.trim_end_matches(".sql").to_string()))
+    Some((
+        Version::int(prefix, i128::from(value)),
+        rest.trim_end_matches(".sql").to_string(),
+    ))
 }
 
 fn no_tx(_: &Section, text: &str) -> Option<String> {
     text.lines()
-        .any(|l| l.starts_with("--") && l.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().ends_with(&["+goose", "no", "transaction"]))
+        .any(|l| {
+            l.starts_with("--")
+                && l.to_ascii_lowercase()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .ends_with(&["+goose", "no", "transaction"])
+        })
         .then(|| "-- +goose NO TRANSACTION".to_string())
 }
 
@@ -34,7 +45,8 @@ const CFG: Sectioned = Sectioned {
 };
 
 pub fn recognise(file: &SourceFile) -> Option<Evidence> {
-    (file.parent().is_empty() && file.name().ends_with(".sql") && has_up(&file.bytes, directive)).then_some(Evidence::Marker("-- +goose Up"))
+    (file.parent().is_empty() && file.name().ends_with(".sql") && has_up(&file.bytes, directive))
+        .then_some(Evidence::Marker("-- +goose Up"))
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
@@ -42,5 +54,8 @@ pub fn read(dir: &Dir, read: &mut Read) {
 }
 
 pub fn new_files(version: &str, name: &str, _with_down: bool) -> Vec<(String, String)> {
-    vec![(format!("{version}_{name}.sql"), "-- +goose Up\n\n-- +goose Down\n".to_string())]
+    vec![(
+        format!("{version}_{name}.sql"),
+        "-- +goose Up\n\n-- +goose Down\n".to_string(),
+    )]
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::check::{Code, Finding, Severity};
 
 use super::{Dir, Migration, MigrationSet, SourceFile};
-pub use detect::Detection;
+pub use detect::{DetectError, Detection};
 
 /// A migration layout: how a tool names, orders and executes its migrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -101,21 +101,114 @@ impl Read {
 
 /// Every layout upcycle reads. Detection, `--layout`, `new` and the docs all come from here.
 pub const LAYOUTS: &[LayoutSpec] = &[
-    LayoutSpec { layout: Layout::Sqlx, id: "sqlx", tool: "sqlx-cli", pattern: "<int>_<name>.sql, or <int>_<name>.up.sql + .down.sql", downs: Downs::Variant, numbering: Numbering::Timestamp, recognise: sqlx::recognise, read: sqlx::read, new_files: sqlx::new_files },
-    LayoutSpec { layout: Layout::Diesel, id: "diesel", tool: "diesel_cli", pattern: "<version>_<name>/up.sql + down.sql", downs: Downs::Expected, numbering: Numbering::DieselTimestamp, recognise: diesel::recognise, read: diesel::read, new_files: diesel::new_files },
-    LayoutSpec { layout: Layout::GolangMigrate, id: "golang-migrate", tool: "golang-migrate", pattern: "<uint>_<name>.up.sql + <uint>_<name>.down.sql", downs: Downs::Expected, numbering: Numbering::Timestamp, recognise: golang_migrate::recognise, read: golang_migrate::read, new_files: golang_migrate::new_files },
-    LayoutSpec { layout: Layout::Dbmate, id: "dbmate", tool: "dbmate", pattern: "<digits><name>.sql with -- migrate:up / -- migrate:down", downs: Downs::Expected, numbering: Numbering::Timestamp, recognise: dbmate::recognise, read: dbmate::read, new_files: dbmate::new_files },
-    LayoutSpec { layout: Layout::Goose, id: "goose", tool: "goose", pattern: "<int>_<name>.sql with -- +goose Up / -- +goose Down", downs: Downs::Expected, numbering: Numbering::Timestamp, recognise: goose::recognise, read: goose::read, new_files: goose::new_files },
-    LayoutSpec { layout: Layout::SqlMigrate, id: "sql-migrate", tool: "sql-migrate", pattern: "<digits>-<name>.sql with -- +migrate Up / -- +migrate Down", downs: Downs::Expected, numbering: Numbering::Timestamp, recognise: sql_migrate::recognise, read: sql_migrate::read, new_files: sql_migrate::new_files },
-    LayoutSpec { layout: Layout::Flyway, id: "flyway", tool: "Flyway", pattern: "V<version>__<desc>.sql, U<version>__<desc>.sql, R__<desc>.sql", downs: Downs::Variant, numbering: Numbering::NextInteger, recognise: flyway::recognise, read: flyway::read, new_files: flyway::new_files },
-    LayoutSpec { layout: Layout::RollbackSuffix, id: "rollback-suffix", tool: "plain SQL", pattern: "YYYYMMDD_HHMMSS_<name>.sql + YYYYMMDD_HHMMSS_<name>_rollback.sql", downs: Downs::Expected, numbering: Numbering::SplitTimestamp, recognise: rollback::recognise, read: rollback::read, new_files: rollback::new_files },
-    LayoutSpec { layout: Layout::Alembic, id: "alembic", tool: "Alembic", pattern: "alembic.ini + versions/<rev>_<slug>.py", downs: Downs::External, numbering: Numbering::Timestamp, recognise: alembic::recognise, read: alembic::read, new_files: alembic::new_files },
+    LayoutSpec {
+        layout: Layout::Sqlx,
+        id: "sqlx",
+        tool: "sqlx-cli",
+        pattern: "<int>_<name>.sql, or <int>_<name>.up.sql + .down.sql",
+        downs: Downs::Variant,
+        numbering: Numbering::Timestamp,
+        recognise: sqlx::recognise,
+        read: sqlx::read,
+        new_files: sqlx::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::Diesel,
+        id: "diesel",
+        tool: "diesel_cli",
+        pattern: "<version>_<name>/up.sql + down.sql",
+        downs: Downs::Expected,
+        numbering: Numbering::DieselTimestamp,
+        recognise: diesel::recognise,
+        read: diesel::read,
+        new_files: diesel::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::GolangMigrate,
+        id: "golang-migrate",
+        tool: "golang-migrate",
+        pattern: "<uint>_<name>.up.sql + <uint>_<name>.down.sql",
+        downs: Downs::Expected,
+        numbering: Numbering::Timestamp,
+        recognise: golang_migrate::recognise,
+        read: golang_migrate::read,
+        new_files: golang_migrate::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::Dbmate,
+        id: "dbmate",
+        tool: "dbmate",
+        pattern: "<digits><name>.sql with -- migrate:up / -- migrate:down",
+        downs: Downs::Expected,
+        numbering: Numbering::Timestamp,
+        recognise: dbmate::recognise,
+        read: dbmate::read,
+        new_files: dbmate::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::Goose,
+        id: "goose",
+        tool: "goose",
+        pattern: "<int>_<name>.sql with -- +goose Up / -- +goose Down",
+        downs: Downs::Expected,
+        numbering: Numbering::Timestamp,
+        recognise: goose::recognise,
+        read: goose::read,
+        new_files: goose::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::SqlMigrate,
+        id: "sql-migrate",
+        tool: "sql-migrate",
+        pattern: "<digits>-<name>.sql with -- +migrate Up / -- +migrate Down",
+        downs: Downs::Expected,
+        numbering: Numbering::Timestamp,
+        recognise: sql_migrate::recognise,
+        read: sql_migrate::read,
+        new_files: sql_migrate::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::Flyway,
+        id: "flyway",
+        tool: "Flyway",
+        pattern: "V<version>__<desc>.sql, U<version>__<desc>.sql, R__<desc>.sql",
+        downs: Downs::Variant,
+        numbering: Numbering::NextInteger,
+        recognise: flyway::recognise,
+        read: flyway::read,
+        new_files: flyway::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::RollbackSuffix,
+        id: "rollback-suffix",
+        tool: "plain SQL",
+        pattern: "YYYYMMDD_HHMMSS_<name>.sql + YYYYMMDD_HHMMSS_<name>_rollback.sql",
+        downs: Downs::Expected,
+        numbering: Numbering::SplitTimestamp,
+        recognise: rollback::recognise,
+        read: rollback::read,
+        new_files: rollback::new_files,
+    },
+    LayoutSpec {
+        layout: Layout::Alembic,
+        id: "alembic",
+        tool: "Alembic",
+        pattern: "alembic.ini + versions/<rev>_<slug>.py",
+        downs: Downs::External,
+        numbering: Numbering::Timestamp,
+        recognise: alembic::recognise,
+        read: alembic::read,
+        new_files: alembic::new_files,
+    },
 ];
 
 impl Layout {
     /// This layout's row in the table.
     pub fn spec(self) -> &'static LayoutSpec {
-        LAYOUTS.iter().find(|s| s.layout == self).expect("every layout has a row in LAYOUTS")
+        LAYOUTS
+            .iter()
+            .find(|s| s.layout == self)
+            .expect("every layout has a row in LAYOUTS")
     }
 
     pub fn id(self) -> &'static str {
@@ -124,7 +217,10 @@ impl Layout {
 
     /// Parses a `--layout` value.
     pub fn from_id(id: &str) -> Option<Layout> {
-        LAYOUTS.iter().find(|s| s.id.eq_ignore_ascii_case(id)).map(|s| s.layout)
+        LAYOUTS
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+            .map(|s| s.layout)
     }
 
     /// The files `upcycle new` writes for a migration `version` named `name` (relative paths
@@ -168,7 +264,11 @@ impl Reading {
 /// with it, and reports duplicates across folders. An error means no layout could be chosen.
 pub fn read_dirs(dirs: &[Dir], forced: Option<Layout>) -> Result<Reading, detect::DetectError> {
     let detection = match forced {
-        Some(layout) => Detection { layout, reason: format!("--layout {layout}"), also: None },
+        Some(layout) => Detection {
+            layout,
+            reason: format!("--layout {layout}"),
+            also: None,
+        },
         None => detect::detect(dirs)?,
     };
     let spec = detection.layout.spec();
@@ -183,7 +283,10 @@ pub fn read_dirs(dirs: &[Dir], forced: Option<Layout>) -> Result<Reading, detect
                     Code::UnknownFile,
                     dir.path_of(file),
                     None,
-                    format!("not a {} migration (expected {}); {} skips it", spec.id, spec.pattern, spec.tool),
+                    format!(
+                        "not a {} migration (expected {}); {} skips it",
+                        spec.id, spec.pattern, spec.tool
+                    ),
                 ));
             }
         }
@@ -192,12 +295,17 @@ pub fn read_dirs(dirs: &[Dir], forced: Option<Layout>) -> Result<Reading, detect
     }
     let (set, dropped) = MigrationSet::new(migrations);
     for m in dropped {
-        let kept = set.get(&m.version).map_or_else(String::new, |k| k.up.path.clone());
+        let kept = set
+            .get(&m.version)
+            .map_or_else(String::new, |k| k.up.path.clone());
         findings.push(Finding::new(
             Code::DuplicateVersion,
             &m.up.path,
             Some(1),
-            format!("version {} is already used by {kept}; give one of them a new version", m.version),
+            format!(
+                "version {} is already used by {kept}; give one of them a new version",
+                m.version
+            ),
         ));
     }
     if spec.downs == Downs::Variant && !set.is_empty() && set.iter().all(|m| m.down.is_none()) {
@@ -209,7 +317,12 @@ pub fn read_dirs(dirs: &[Dir], forced: Option<Layout>) -> Result<Reading, detect
         ).with_severity(Severity::Info));
     }
     findings.sort_by(|a, b| (a.severity, &a.path, a.line).cmp(&(b.severity, &b.path, b.line)));
-    Ok(Reading { detection, dirs: dirs.iter().map(|d| d.display.clone()).collect(), set, findings })
+    Ok(Reading {
+        detection,
+        dirs: dirs.iter().map(|d| d.display.clone()).collect(),
+        set,
+        findings,
+    })
 }
 
 /// Files no layout owns and no tool minds: docs, keep-files, hidden files.
@@ -223,7 +336,12 @@ fn ignorable(file: &SourceFile) -> bool {
 
 /// A missing down in a layout that has downs.
 fn missing_down(path: &str, label: &str) -> Finding {
-    Finding::new(Code::MissingDown, path, None, format!("migration {label} has no down; write one that restores the previous schema"))
+    Finding::new(
+        Code::MissingDown,
+        path,
+        None,
+        format!("migration {label} has no down; write one that restores the previous schema"),
+    )
 }
 
 /// The file's text, or a `not-utf8` finding naming the first bad line.

@@ -32,7 +32,12 @@ pub fn sections(text: &str, directive: Directive) -> (Vec<Section>, Option<u32>)
             if let Some(last) = out.last_mut() {
                 last.range.end = start;
             }
-            out.push(Section { direction, line: line_no, options, range: start..text.len() });
+            out.push(Section {
+                direction,
+                line: line_no,
+                options,
+                range: start..text.len(),
+            });
             continue;
         }
         let trimmed = raw.trim();
@@ -89,7 +94,10 @@ mod tests {
     fn annotations_need_their_word() {
         assert!(goose("-- +goose Upgrade").is_none());
         assert!(goose("--+goose UP").is_some());
-        assert_eq!(annotation("-- +migrate Up notransaction", "+migrate").map(|a| a.1), Some("notransaction".into()));
+        assert_eq!(
+            annotation("-- +migrate Up notransaction", "+migrate").map(|a| a.1),
+            Some("notransaction".into())
+        );
     }
 }
 
@@ -110,7 +118,9 @@ pub struct Sectioned {
 
 /// Whether the file text carries the layout's up directive.
 pub fn has_up(bytes: &[u8], directive: Directive) -> bool {
-    String::from_utf8_lossy(bytes).lines().any(|l| matches!(directive(l.trim_end()), Some((Direction::Up, _))))
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .any(|l| matches!(directive(l.trim_end()), Some((Direction::Up, _))))
 }
 
 /// Reads every top-level `.sql` file of `dir` that carries `cfg`'s up directive.
@@ -118,26 +128,53 @@ pub fn read_sectioned(dir: &super::Dir, read: &mut super::Read, cfg: &Sectioned)
     use crate::check::{Code, Finding};
     use crate::migration::{Migration, Script, ScriptSpec, script::TxPolicy};
 
-    for file in dir.files.iter().filter(|f| f.parent().is_empty() && f.name().ends_with(".sql")) {
+    for file in dir
+        .files
+        .iter()
+        .filter(|f| f.parent().is_empty() && f.name().ends_with(".sql"))
+    {
         if !has_up(&file.bytes, cfg.directive) {
             continue;
         }
         read.claim(file);
         let path = dir.path_of(file);
         let Some((version, name)) = (cfg.version)(file.name()) else {
-            read.findings.push(Finding::new(Code::InvalidName, &path, None, format!("the file carries `{}` but its name has no version the tool reads", cfg.marker)));
+            read.findings.push(Finding::new(
+                Code::InvalidName,
+                &path,
+                None,
+                format!(
+                    "the file carries `{}` but its name has no version the tool reads",
+                    cfg.marker
+                ),
+            ));
             continue;
         };
-        let Some(text) = super::text_of(dir, file, read) else { continue };
+        let Some(text) = super::text_of(dir, file, read) else {
+            continue;
+        };
         let (found, before) = sections(&text, cfg.directive);
         if let Some(line) = before {
-            read.findings.push(Finding::new(Code::MissingSection, &path, Some(line), format!("SQL before the first `{}` section; the tool refuses the file", cfg.marker)));
+            read.findings.push(Finding::new(
+                Code::MissingSection,
+                &path,
+                Some(line),
+                format!(
+                    "SQL before the first `{}` section; the tool refuses the file",
+                    cfg.marker
+                ),
+            ));
         }
         let up = found.iter().find(|s| s.direction == Direction::Up);
         let down = found.iter().find(|s| s.direction == Direction::Down);
         if let (Some(u), Some(d)) = (up, down) {
             if d.line < u.line {
-                read.findings.push(Finding::new(Code::MissingSection, &path, Some(d.line), "the down section comes before the up section; the tool refuses the file"));
+                read.findings.push(Finding::new(
+                    Code::MissingSection,
+                    &path,
+                    Some(d.line),
+                    "the down section comes before the up section; the tool refuses the file",
+                ));
             }
         }
         let build = |section: &Section, read: &mut super::Read| {
@@ -159,21 +196,38 @@ pub fn read_sectioned(dir: &super::Dir, read: &mut super::Read, cfg: &Sectioned)
         let down_script = down.map(|d| build(d, read));
         if down.is_none() {
             if cfg.down_required {
-                read.findings.push(Finding::new(Code::MissingSection, &path, None, "no down section; the tool refuses a file without one (add it, even if empty)"));
+                read.findings.push(Finding::new(
+                    Code::MissingSection,
+                    &path,
+                    None,
+                    "no down section; the tool refuses a file without one (add it, even if empty)",
+                ));
             } else {
-                read.findings.push(super::missing_down(&path, &format!("{version}_{name}")));
+                read.findings
+                    .push(super::missing_down(&path, &format!("{version}_{name}")));
             }
         }
-        read.migrations.push(Migration { version, name, layout: cfg.layout, up: up_script, down: down_script, repeatable: false });
+        read.migrations.push(Migration {
+            version,
+            name,
+            layout: cfg.layout,
+            up: up_script,
+            down: down_script,
+            repeatable: false,
+        });
     }
 }
 
 /// Leading ASCII digits of a file name and the rest (without `.sql` and a leading `_`/`-`).
 pub fn leading_digits(file_name: &str) -> Option<(&str, String)> {
-    let end = file_name.find(|c: char| !c.is_ascii_digit()).unwrap_or(file_name.len());
+    let end = file_name
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(file_name.len());
     if end == 0 {
         return None;
     }
-    let rest = file_name[end..].trim_end_matches(".sql").trim_start_matches(['_', '-']);
+    let rest = file_name[end..]
+        .trim_end_matches(".sql")
+        .trim_start_matches(['_', '-']);
     Some((&file_name[..end], rest.to_string()))
 }

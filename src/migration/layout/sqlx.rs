@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use super::{Evidence, Read, missing_down, text_of};
 use crate::check::{Code, Finding};
-use crate::migration::{Direction, Dir, Execution, Migration, Script, ScriptSpec, SourceFile, Version, script::TxPolicy};
+use crate::migration::{
+    Dir, Direction, Execution, Migration, Script, ScriptSpec, SourceFile, Version, script::TxPolicy,
+};
 
 const NO_TX: &str = "-- no-transaction";
 
@@ -31,7 +33,9 @@ fn parse(name: &str) -> Option<Result<(String, i64, String, Kind), String>> {
     };
     Some(match prefix.parse::<i64>() {
         Ok(v) => Ok((prefix.to_string(), v, desc.to_string(), kind)),
-        Err(_) => Err(format!("\"{prefix}\" is not an integer version; sqlx refuses the folder (expected integer version prefix)")),
+        Err(_) => Err(format!(
+            "\"{prefix}\" is not an integer version; sqlx refuses the folder (expected integer version prefix)"
+        )),
     })
 }
 
@@ -49,7 +53,11 @@ fn tx_of(text: &str, path: &str, read: &mut Read) -> TxPolicy {
     if text.starts_with(NO_TX) {
         return TxPolicy::Declared(Some(NO_TX.into()));
     }
-    if let Some((index, _)) = text.lines().enumerate().find(|(_, l)| l.trim_start_matches('\u{feff}').trim() == NO_TX) {
+    if let Some((index, _)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.trim_start_matches('\u{feff}').trim() == NO_TX)
+    {
         read.findings.push(Finding::new(
             Code::DirectiveIgnored,
             path,
@@ -79,18 +87,32 @@ fn script(dir: &Dir, file: &SourceFile, direction: Direction, read: &mut Read) -
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
-    type Entry<'a> = (String, i64, String, Option<&'a SourceFile>, Option<&'a SourceFile>, Vec<&'a SourceFile>);
+    type Entry<'a> = (
+        String,
+        i64,
+        String,
+        Option<&'a SourceFile>,
+        Option<&'a SourceFile>,
+        Vec<&'a SourceFile>,
+    );
     let mut by_version: BTreeMap<i64, Entry<'_>> = BTreeMap::new();
     for file in dir.files.iter().filter(|f| f.parent().is_empty()) {
         match parse(file.name()) {
             None => {}
             Some(Err(why)) => {
                 read.claim(file);
-                read.findings.push(Finding::new(Code::InvalidName, dir.path_of(file), None, why));
+                read.findings.push(Finding::new(
+                    Code::InvalidName,
+                    dir.path_of(file),
+                    None,
+                    why,
+                ));
             }
             Some(Ok((text, version, desc, kind))) => {
                 read.claim(file);
-                let entry = by_version.entry(version).or_insert_with(|| (text.clone(), version, desc.clone(), None, None, Vec::new()));
+                let entry = by_version.entry(version).or_insert_with(|| {
+                    (text.clone(), version, desc.clone(), None, None, Vec::new())
+                });
                 match kind {
                     Kind::Down => entry.4 = Some(file),
                     _ if entry.3.is_some() => entry.5.push(file),
@@ -106,30 +128,58 @@ pub fn read(dir: &Dir, read: &mut Read) {
     for (text, version, desc, up, down, extra) in by_version.into_values() {
         let Some(up) = up else {
             if let Some(down) = down {
-                read.findings.push(Finding::new(Code::DownWithoutUp, dir.path_of(down), None, format!("no up script has version {text}; restore the up, or delete this down")));
+                read.findings.push(Finding::new(
+                    Code::DownWithoutUp,
+                    dir.path_of(down),
+                    None,
+                    format!("no up script has version {text}; restore the up, or delete this down"),
+                ));
             }
             continue;
         };
-        let Some(up_script) = script(dir, up, Direction::Up, read) else { continue };
+        let Some(up_script) = script(dir, up, Direction::Up, read) else {
+            continue;
+        };
         let down_script = down.and_then(|d| script(dir, d, Direction::Down, read));
         if down.is_none() && up.name().ends_with(".up.sql") {
-            read.findings.push(missing_down(&up_script.path, &format!("{text}_{desc}")));
+            read.findings
+                .push(missing_down(&up_script.path, &format!("{text}_{desc}")));
         }
         let version = Version::int(&text, i128::from(version));
         for other in extra {
             if let Some(s) = script(dir, other, Direction::Up, read) {
-                read.migrations.push(Migration { version: version.clone(), name: desc.clone(), layout: super::Layout::Sqlx, up: s, down: None, repeatable: false });
+                read.migrations.push(Migration {
+                    version: version.clone(),
+                    name: desc.clone(),
+                    layout: super::Layout::Sqlx,
+                    up: s,
+                    down: None,
+                    repeatable: false,
+                });
             }
         }
-        read.migrations.push(Migration { version, name: desc, layout: super::Layout::Sqlx, up: up_script, down: down_script, repeatable: false });
+        read.migrations.push(Migration {
+            version,
+            name: desc,
+            layout: super::Layout::Sqlx,
+            up: up_script,
+            down: down_script,
+            repeatable: false,
+        });
     }
 }
 
 pub fn new_files(version: &str, name: &str, with_down: bool) -> Vec<(String, String)> {
     if with_down {
         vec![
-            (format!("{version}_{name}.up.sql"), format!("-- {name}: up\n")),
-            (format!("{version}_{name}.down.sql"), format!("-- {name}: down (restore the exact schema before the up)\n")),
+            (
+                format!("{version}_{name}.up.sql"),
+                format!("-- {name}: up\n"),
+            ),
+            (
+                format!("{version}_{name}.down.sql"),
+                format!("-- {name}: down (restore the exact schema before the up)\n"),
+            ),
         ]
     } else {
         vec![(format!("{version}_{name}.sql"), format!("-- {name}\n"))]

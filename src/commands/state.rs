@@ -1,0 +1,341 @@
+//! The commands about the tracking table's state: `status`, `history`, `verify` (checksums, with
+//! a diff), `repair` (dirty rows, edited files) and `force`/`baseline` (mark as applied without
+//! running).
+
+use anyhow::bail;
+use serde::Serialize;
+use serde_json::json;
+use similar::TextDiff;
+
+use crate::Outcome;
+use crate::history::{History, RowState, same_version};
+use crate::migration::{Migration, MigrationSet};
+use crate::postgres::tracking::NewRow;
+use crate::report::escape;
+use crate::settings::{DbSettings, Format, Settings};
+
+use super::session::{Access, Session};
+
+/// The state of one migration against the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Applied,
+    Pending,
+    Dirty,
+    /// Applied with another checksum than the file has now.
+    Modified,
+    /// Applied, but no longer on disk.
+    Missing,
+}
+
+#[derive(Debug, Serialize)]
+struct Line {
+    version: String,
+    name: String,
+    state: State,
+    applied_at: Option<String>,
+    execution_ms: Option<i64>,
+}
+
+fn lines(set: &MigrationSet, history: &History) -> Vec<Line> {
+    let mut out: Vec<Line> = set
+        .iter()
+        .map(|m| {
+            let row = history.find(m.version.as_str());
+            let state = match row {
+                None => State::Pending,
+                Some(r) if r.state == RowState::Dirty => State::Dirty,
+                Some(r)
+                    if r.checksum
+                        .as_deref()
+                        .is_some_and(|c| c != m.up.checksum.as_str()) =>
+                {
+                    State::Modified
+                }
+                Some(_) => State::Applied,
+            };
+            Line {
+                version: m.version.to_string(),
+                name: m.name.clone(),
+                state,
+                applied_at: row.and_then(|r| r.applied_at).map(|t| t.to_rfc3339()),
+                execution_ms: row.and_then(|r| r.execution_ms),
+            }
+        })
+        .collect();
+    for row in history.rows.iter().filter(|r| {
+        !set.iter()
+            .any(|m| same_version(m.version.as_str(), &r.version))
+    }) {
+        out.push(Line {
+            version: row.version.clone(),
+            name: row.name.clone(),
+            state: State::Missing,
+            applied_at: row.applied_at.map(|t| t.to_rfc3339()),
+            execution_ms: row.execution_ms,
+        });
+    }
+    out
+}
+
+fn render(lines: &[Line], format: Format) -> String {
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(&json!({ "migrations": lines })).unwrap_or_default()
+        }
+        Format::Markdown => {
+            let mut out = String::from(
+                "| version | name | state | applied at | ms |\n|---|---|---|---|---|\n",
+            );
+            for l in lines {
+                out.push_str(&format!(
+                    "| {} | {} | {:?} | {} | {} |\n",
+                    escape::markdown(&l.version),
+                    escape::markdown(&l.name),
+                    l.state,
+                    l.applied_at.as_deref().unwrap_or(""),
+                    l.execution_ms.map(|m| m.to_string()).unwrap_or_default()
+                ));
+            }
+            out
+        }
+        Format::Text => {
+            let mut out = String::new();
+            for l in lines {
+                let state = format!("{:?}", l.state).to_lowercase();
+                let when = l
+                    .applied_at
+                    .as_deref()
+                    .map(|t| format!("  {t}"))
+                    .unwrap_or_default();
+                let ms = l
+                    .execution_ms
+                    .map(|m| format!("  {m} ms"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{:<9} {}  {}{when}{ms}\n",
+                    state, l.version, l.name
+                ));
+            }
+            let count = |s: State| lines.iter().filter(|l| l.state == s).count();
+            out.push_str(&format!(
+                "{} applied, {} pending, {} dirty, {} modified, {} missing on disk\n",
+                count(State::Applied),
+                count(State::Pending),
+                count(State::Dirty),
+                count(State::Modified),
+                count(State::Missing)
+            ));
+            out
+        }
+    }
+}
+
+pub async fn status(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outcome> {
+    let reading = super::read(settings)?;
+    let session = Session::open(db, Access::Read).await?;
+    let lines = lines(&reading.set, &session.history);
+    session.close().await?;
+    settings.term.out(&render(&lines, settings.format));
+    Ok(Outcome::Clean)
+}
+
+pub async fn history(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outcome> {
+    let session = Session::open(db, Access::Read).await?;
+    let rows = session.history.rows.clone();
+    session.close().await?;
+    let text = match settings.format {
+        Format::Json => serde_json::to_string_pretty(&json!({ "rows": rows })).unwrap_or_default(),
+        _ => {
+            let mut out = String::new();
+            for r in &rows {
+                let when = r.applied_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                out.push_str(
+                    &format!(
+                        "{}  {}  {:?}  {when}  {} ms  {}\n",
+                        r.version,
+                        r.name,
+                        r.state,
+                        r.execution_ms.unwrap_or(0),
+                        r.applied_by.as_deref().unwrap_or("")
+                    )
+                    .to_lowercase()
+                    .as_str(),
+                );
+            }
+            if rows.is_empty() {
+                out.push_str("no migrations recorded\n");
+            }
+            out
+        }
+    };
+    settings.term.out(&text);
+    Ok(Outcome::Clean)
+}
+
+pub async fn verify(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outcome> {
+    let reading = super::read(settings)?;
+    let session = Session::open(db, Access::Read).await?;
+    let history = session.history.clone();
+    session.close().await?;
+    let mut out = String::new();
+    let mut drift = 0;
+    for row in &history.rows {
+        let Some(m) = reading
+            .set
+            .iter()
+            .find(|m| same_version(m.version.as_str(), &row.version))
+        else {
+            drift += 1;
+            out.push_str(&format!(
+                "missing: {} {} is applied but no longer on disk\n",
+                row.version, row.name
+            ));
+            continue;
+        };
+        let Some(applied) = row.checksum.as_deref() else {
+            continue;
+        };
+        if applied == m.up.checksum.as_str() || m.repeatable {
+            continue;
+        }
+        drift += 1;
+        out.push_str(&format!(
+            "modified: {} was applied with checksum {}…, the file now has {}…\n",
+            m.up.path,
+            &applied[..applied.len().min(12)],
+            &m.up.checksum.as_str()[..12]
+        ));
+        if let Some(old) = &row.script {
+            let diff = TextDiff::from_lines(old.as_str(), m.up.text.as_str());
+            out.push_str(
+                &diff
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("applied", &m.up.path)
+                    .to_string(),
+            );
+        }
+    }
+    if drift == 0 {
+        out.push_str(&format!(
+            "verified: {} applied migration(s) match their files\n",
+            history.rows.len()
+        ));
+    }
+    settings.term.out(&out);
+    Ok(if drift == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+pub async fn repair(
+    settings: &Settings,
+    db: &DbSettings,
+    update_checksums: bool,
+) -> anyhow::Result<Outcome> {
+    let reading = super::read(settings)?;
+    let mut session = Session::open(db, Access::Write).await?;
+    let mut said = Vec::new();
+    for row in session.history.rows.clone() {
+        if row.state == RowState::Dirty {
+            db.tracking.remove(&mut session.conn, &row.version).await?;
+            said.push(format!("removed the dirty row of {} {}: it runs again on the next `up`, so undo what it did halfway (or make it idempotent) first", row.version, row.name));
+        } else if update_checksums {
+            if let Some(m) = reading
+                .set
+                .iter()
+                .find(|m| same_version(m.version.as_str(), &row.version))
+            {
+                if row.checksum.as_deref() != Some(m.up.checksum.as_str()) {
+                    db.tracking
+                        .set_checksum(
+                            &mut session.conn,
+                            &row.version,
+                            m.up.checksum.as_str(),
+                            &m.up.text,
+                        )
+                        .await?;
+                    said.push(format!("recorded the current checksum of {}", m.up.path));
+                }
+            }
+        }
+    }
+    session.close().await?;
+    if said.is_empty() {
+        said.push("nothing to repair".into());
+    }
+    settings.term.out(&said.join("\n"));
+    Ok(Outcome::Clean)
+}
+
+/// `force` moves the history anywhere; `baseline` only adopts a database with no history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForceKind {
+    Force,
+    Baseline,
+}
+
+pub async fn force(
+    settings: &Settings,
+    db: &DbSettings,
+    version: &str,
+    kind: ForceKind,
+) -> anyhow::Result<Outcome> {
+    let reading = super::read(settings)?;
+    let Some(target) = reading
+        .set
+        .iter()
+        .find(|m| same_version(m.version.as_str(), version))
+    else {
+        bail!("version {version} is not in the migration set; `upcycle list` shows the versions");
+    };
+    let mut session = Session::open(db, Access::Write).await?;
+    if kind == ForceKind::Baseline && !session.history.rows.is_empty() {
+        let n = session.history.rows.len();
+        session.close().await?;
+        bail!(
+            "baseline adopts a database with no history, and this one has {n} row(s); use `upcycle force {version}` to move it"
+        );
+    }
+    let (mut marked, mut unmarked) = (0, 0);
+    let below: Vec<&Migration> = reading
+        .set
+        .iter()
+        .filter(|m| m.version <= target.version && !m.repeatable)
+        .collect();
+    for m in below {
+        let row = session.history.find(m.version.as_str());
+        if row.is_none_or(|r| r.state == RowState::Dirty) {
+            db.tracking
+                .record(
+                    &mut session.conn,
+                    &NewRow {
+                        version: m.version.as_str(),
+                        name: &m.name,
+                        checksum: m.up.checksum.as_str(),
+                        execution_ms: 0,
+                        state: RowState::Applied,
+                        script: &m.up.text,
+                    },
+                )
+                .await?;
+            marked += 1;
+        }
+    }
+    for m in reading.set.iter().filter(|m| m.version > target.version) {
+        if session.history.find(m.version.as_str()).is_some() {
+            db.tracking
+                .remove(&mut session.conn, m.version.as_str())
+                .await?;
+            unmarked += 1;
+        }
+    }
+    session.reload(db).await?;
+    session.close().await?;
+    settings.term.out(&format!("{version} is now the newest applied migration: marked {marked} as applied and {unmarked} as not applied, without running any SQL"));
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,14 @@
+//! The PostgreSQL edge: connecting (TLS, retries, masked URLs), the tracking table, the
+//! migration lock, running scripts as their tools do, and applying a plan.
+
+pub mod apply;
+pub mod connect;
+pub mod execute;
+pub mod lock;
+pub mod tracking;
+pub mod url;
+
+pub use connect::ConnectSettings;
+pub use execute::{ScriptError, run_script};
+pub use lock::LockGuard;
+pub use tracking::Tracking;

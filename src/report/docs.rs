@@ -1,0 +1,54 @@
+//! Reference pages rendered from the tables they document (`CODES`, `LAYOUTS`), so the docs
+//! cannot drift: `tests/docs.rs` fails when docs/checks.md or docs/layouts.md differ from these.
+
+use crate::check::CODES;
+use crate::migration::{LAYOUTS, layout::Downs};
+
+/// docs/checks.md.
+pub fn checks() -> String {
+    let mut out = String::from(
+        "# Checks\n\n<!-- generated from src/check/codes.rs by tests/docs.rs; edit the table there -->\n\n",
+    );
+    out.push_str("Every finding upcycle reports carries one of these codes. Only findings of severity `error` make a command exit 1.\n\n");
+    out.push_str("| code | default severity | what it means |\n|---|---|---|\n");
+    for c in CODES {
+        out.push_str(&format!(
+            "| [`{}`](#{}) | {} | {} |\n",
+            c.id,
+            c.id,
+            c.severity.as_str(),
+            c.summary
+        ));
+    }
+    for c in CODES {
+        out.push_str(&format!(
+            "\n## {}\n\n**{}** ({} by default).\n\n{}\n",
+            c.id,
+            c.summary,
+            c.severity.as_str(),
+            c.help
+        ));
+    }
+    out
+}
+
+/// docs/layouts.md.
+pub fn layouts() -> String {
+    let mut out = String::from(
+        "# Layouts\n\n<!-- generated from LAYOUTS in src/migration/layout/mod.rs by tests/docs.rs -->\n\n",
+    );
+    out.push_str("upcycle detects the layout from the files: content markers (`-- +goose Up`, `-- migrate:up`, `up.sql` inside a folder, `alembic.ini`) beat name patterns, a folder whose files carry two layouts' markers is an error, and sqlx and golang-migrate (which name files alike) are told apart by whether a file needs golang-migrate's bare execution. `--layout` overrides.\n\n");
+    out.push_str("| layout | tool | files | downs |\n|---|---|---|---|\n");
+    for l in LAYOUTS {
+        let downs = match l.downs {
+            Downs::Expected => "expected: a missing down is an error",
+            Downs::Variant => "optional: a folder without any is reported once, as info",
+            Downs::External => "run by the tool itself",
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} |\n",
+            l.id, l.tool, l.pattern, downs
+        ));
+    }
+    out
+}

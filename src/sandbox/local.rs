@@ -1,0 +1,273 @@
+//! The `local` sandbox: a private PostgreSQL from the server binaries (`--pg-bin`, `PATH`, or
+//! `/usr/lib/postgresql/*/bin`), in a temp folder, on a free loopback port, with the socket in
+//! that folder. As root (a container action), the server runs as the `postgres` user (or
+//! `nobody`), since initdb and postgres refuse root. Drop stops it and removes the folder; a
+//! reaper process does the same if upcycle dies without running Drop (SIGKILL included).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// Where to find the server binaries and how to tune the throwaway server.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOptions {
+    /// Folder holding `initdb` and `postgres`; searched for when absent.
+    pub bin: Option<PathBuf>,
+    /// `PATH` to search, as given by the environment edge.
+    pub path_var: Option<String>,
+}
+
+/// A running throwaway server.
+pub struct LocalServer {
+    child: Child,
+    dir: Option<tempfile::TempDir>,
+    port: u16,
+    /// `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication on loopback).
+    pub url: String,
+    pub version: String,
+}
+
+/// The folder with `initdb`, `pg_ctl` and `postgres`.
+pub fn find_bin(options: &LocalOptions) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = &options.bin {
+        if bin.join("initdb").is_file() {
+            return Ok(bin.clone());
+        }
+        bail!(
+            "--pg-bin {}: no initdb there; point it at the folder with initdb and postgres (e.g. /usr/lib/postgresql/17/bin)",
+            bin.display()
+        );
+    }
+    let on_path = options
+        .path_var
+        .iter()
+        .flat_map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file());
+    if let Some(dir) = on_path {
+        return Ok(std::fs::canonicalize(dir.join("postgres"))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, p): &(u32, PathBuf)| p.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, p)| p).context("no PostgreSQL server binaries found (initdb, postgres): install postgresql (Debian: apt-get install postgresql-17), or pass --pg-bin")
+}
+
+/// `(uid, gid)` to run the server as, when we are root.
+fn unprivileged() -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").ok()?.uid() != 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let find = |name: &str| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[0] == name)
+                .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+                .flatten()
+        })
+    };
+    Some(
+        find("postgres")
+            .or_else(|| find("nobody"))
+            .unwrap_or((65534, 65534)),
+    )
+}
+
+fn command(program: PathBuf, user: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl LocalServer {
+    /// Starts a server and waits until a connection succeeds.
+    pub async fn start(options: &LocalOptions) -> anyhow::Result<LocalServer> {
+        let bin = find_bin(options)?;
+        let user = unprivileged();
+        let mut dir = tempfile::Builder::new()
+            .prefix("upcycle-pg-")
+            .tempdir()
+            .context("creating a temp folder for the local server")?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .with_context(|| format!("handing {} to uid {uid}", dir.path().display()))?;
+        }
+        let data = dir.path().join("data");
+        let out = command(bin.join("initdb"), user)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running {}", bin.join("initdb").display()))?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let mut version = std::fs::read_to_string(data.join("PG_VERSION"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = free_port()?;
+            let log = std::fs::File::create(dir.path().join("server.log"))
+                .context("creating the server log")?;
+            let child = command(bin.join("postgres"), user)
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-k",
+                ])
+                .arg(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("starting {}", bin.join("postgres").display()))?;
+            reap_when_gone(child.id(), dir.path());
+            let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+            let mut server = LocalServer {
+                child,
+                dir: Some(dir),
+                port,
+                url,
+                version,
+            };
+            match server.wait_ready(Duration::from_secs(30)).await {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    last_error = Some(e);
+                    server.kill_child();
+                    dir = server.dir.take().context("server folder already removed")?;
+                    version = std::mem::take(&mut server.version);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("the local server did not start")))
+    }
+
+    async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                let log = self
+                    .dir
+                    .as_ref()
+                    .map(|d| {
+                        std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+                    })
+                    .unwrap_or_default();
+                bail!(
+                    "the local server exited ({status}) before accepting connections: {}",
+                    log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+                );
+            }
+            match sqlx::PgConnection::connect(&self.url).await {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                    return Ok(());
+                }
+                Err(e) if start.elapsed() > limit => bail!(
+                    "the local server did not accept connections within {}s: {e}",
+                    limit.as_secs()
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (fast shutdown, then kill) and removes its folder.
+    pub fn stop(&mut self) {
+        self.kill_child();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+
+    fn kill_child(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A detached shell that waits for this process to end, then stops the server and removes its
+/// folder: the guard for the paths where Drop never runs (SIGKILL, `process::exit`, statics).
+fn reap_when_gone(server_pid: u32, dir: &Path) {
+    use std::os::unix::process::CommandExt;
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -INT {server_pid} 2>/dev/null; sleep 2; kill -9 {server_pid} 2>/dev/null; rm -rf '{dir}'",
+        me = std::process::id(),
+        dir = dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+}

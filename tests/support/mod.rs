@@ -1,0 +1,124 @@
+//! Shared test support: one real PostgreSQL server per test binary (upcycle's own `local`
+//! sandbox, from the server binaries), and a fresh database per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use upcycle::sandbox::{LocalOptions, LocalServer};
+
+struct Shared {
+    url: String,
+    _server: Option<LocalServer>,
+}
+
+fn shared() -> &'static Shared {
+    static SERVER: OnceLock<Shared> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("UPCYCLE_TEST_DATABASE_URL") {
+            return Shared { url, _server: None };
+        }
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let server = rt
+                .block_on(LocalServer::start(&LocalOptions {
+                    bin: None,
+                    path_var: std::env::var("PATH").ok(),
+                }))
+                .expect("start a local PostgreSQL for the tests");
+            Shared {
+                url: server.url.clone(),
+                _server: Some(server),
+            }
+        })
+        .join()
+        .expect("server thread")
+    })
+}
+
+/// A new empty database on the shared server; returns its URL.
+pub async fn fresh_db(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("{prefix}_{}_{n}", std::process::id());
+    let base = &shared().url;
+    let mut conn = PgConnection::connect(base)
+        .await
+        .expect("connect to the shared server");
+    conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .expect("create database");
+    conn.close().await.ok();
+    let (root, _) = base.rsplit_once('/').expect("url has a database");
+    format!("{root}/{name}")
+}
+
+pub async fn connect(url: &str) -> PgConnection {
+    PgConnection::connect(url).await.expect("connect")
+}
+
+/// Runs `sql` and returns the first column of every row as text.
+pub async fn column(url: &str, sql: &str) -> Vec<String> {
+    let mut conn = connect(url).await;
+    let rows: Vec<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql.to_string()))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+    rows.into_iter().map(|r| r.0.unwrap_or_default()).collect()
+}
+
+/// The public relations, types and functions of a database, sorted: a cheap schema fingerprint.
+pub async fn objects(url: &str) -> Vec<String> {
+    column(
+        url,
+        "SELECT kind || ':' || name FROM (
+           SELECT 'rel' AS kind, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname <> 'upcycle_migrations' AND c.relname NOT LIKE 'upcycle_migrations%'
+           UNION ALL SELECT 'type', t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype = 'e'
+           UNION ALL SELECT 'func', p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+         ) o ORDER BY 1",
+    )
+    .await
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the upcycle binary with `args` in the crate root.
+pub fn upcycle(args: &[&str]) -> Output {
+    upcycle_in(&root(), args)
+}
+
+pub fn upcycle_in(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_upcycle"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run upcycle")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Copies a folder (for tests that write into one).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
