@@ -91,9 +91,13 @@ pub struct DbArgs {
     /// Database URL (default: the DATABASE_URL environment variable). Add `?sslmode=verify-full` for TLS.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Schema of upcycle's tracking table.
+    /// Schema of the tracking table.
     #[arg(long, default_value = "public")]
     pub schema: String,
+    /// Tracking table to keep: upcycle's own, a tool's native one (to run side by side with
+    /// it), or auto (detect an existing one by its columns).
+    #[arg(long, value_name = "MODE", default_value = "upcycle", value_parser = clap::builder::PossibleValuesParser::new(crate::postgres::tracking::HistoryMode::ALL.iter().map(|(_, id)| *id)))]
+    pub history: String,
     /// Seconds to wait for another run's migration lock.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lock_wait: u64,
@@ -218,6 +222,8 @@ impl DbArgs {
             tracking: crate::postgres::Tracking {
                 schema: self.schema.clone(),
                 run_id: env.var("GITHUB_RUN_ID"),
+                mode: crate::postgres::tracking::HistoryMode::from_id(&self.history)
+                    .unwrap_or(crate::postgres::tracking::HistoryMode::Upcycle),
             },
             lock_wait: std::time::Duration::from_secs(self.lock_wait),
             apply: crate::postgres::apply::ApplyOptions {

@@ -16,12 +16,50 @@ pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Which tracking table to read and write: upcycle's own, or a tool's native one, so a team can
+/// keep its tool side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryMode {
+    Upcycle,
+    Sqlx,
+    Diesel,
+    GolangMigrate,
+    Dbmate,
+    Goose,
+    Flyway,
+    /// Detect an existing table by its columns; upcycle's own when there is none.
+    Auto,
+}
+
+impl HistoryMode {
+    /// Every mode with its `--history` id: the one list of them.
+    pub const ALL: &'static [(HistoryMode, &'static str)] = &[
+        (HistoryMode::Upcycle, "upcycle"),
+        (HistoryMode::Sqlx, "sqlx"),
+        (HistoryMode::Diesel, "diesel"),
+        (HistoryMode::GolangMigrate, "golang-migrate"),
+        (HistoryMode::Dbmate, "dbmate"),
+        (HistoryMode::Goose, "goose"),
+        (HistoryMode::Flyway, "flyway"),
+        (HistoryMode::Auto, "auto"),
+    ];
+
+    pub fn from_id(id: &str) -> Option<HistoryMode> {
+        Self::ALL.iter().find(|(_, i)| i.eq_ignore_ascii_case(id)).map(|(m, _)| *m)
+    }
+
+    pub fn id(self) -> &'static str {
+        Self::ALL.iter().find(|(m, _)| *m == self).map_or("upcycle", |(_, i)| i)
+    }
+}
+
 /// Where the table lives and who is writing.
 #[derive(Debug, Clone)]
 pub struct Tracking {
     pub schema: String,
     /// Recorded in `applied_by` with the database user (the CI run id, when there is one).
     pub run_id: Option<String>,
+    pub mode: HistoryMode,
 }
 
 /// A row about to be written.
