@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Config;
 use crate::env::Env;
 use crate::migration::{LAYOUTS, Layout};
-use crate::settings::{Format, Settings};
+use crate::settings::{DbSettings, Format, Settings};
 use crate::term::{Term, Verbosity};
 
 /// Make PostgreSQL schema migrations safe to ship.
@@ -44,6 +45,9 @@ pub struct GlobalArgs {
     /// No colour (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Project configuration [default: upcycle.toml, if present].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 fn layout_parser() -> clap::builder::PossibleValuesParser {
@@ -83,30 +87,62 @@ pub enum Command {
     Baseline(ForceArgs),
     /// The tracking table's rows, in the order they were applied.
     History(DbArgs),
+    /// Dump the database with pg_dump (custom format), check it reads back, record it.
+    Backup(DbArgs),
+    /// List the backups recorded in the backup folder.
+    Backups(BackupsArgs),
+    /// Restore a backup into the database, in one transaction.
+    Restore(RestoreArgs),
 }
 
-/// How to reach the database and how to behave on it.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Folder of the backups [default: the environment's backup_dir, then backups].
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Environment from upcycle.toml whose backup_dir to list.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The backup id (see `upcycle backups`).
+    pub id: String,
+}
+
+/// How to reach the database and how to behave on it. Unset options come from the
+/// `--env` environment in upcycle.toml, then from the defaults shown.
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Database URL (default: the DATABASE_URL environment variable). Add `?sslmode=verify-full` for TLS.
+    /// Database URL (default: the environment's `database_url_env` variable, then DATABASE_URL).
+    /// Add `?sslmode=verify-full` for TLS.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Schema of the tracking table.
-    #[arg(long, default_value = "public")]
-    pub schema: String,
+    /// Environment from upcycle.toml (dev, uat, production, …).
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Confirm a change to a protected environment (or type yes when asked on a terminal).
+    #[arg(long)]
+    pub confirm: bool,
+    /// Schema of the tracking table [default: public].
+    #[arg(long)]
+    pub schema: Option<String>,
     /// Tracking table to keep: upcycle's own, a tool's native one (to run side by side with
-    /// it), or auto (detect an existing one by its columns).
-    #[arg(long, value_name = "MODE", default_value = "upcycle", value_parser = clap::builder::PossibleValuesParser::new(crate::postgres::tracking::HistoryMode::ALL.iter().map(|(_, id)| *id)))]
-    pub history: String,
-    /// Seconds to wait for another run's migration lock.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_wait: u64,
-    /// lock_timeout for every migration (a PostgreSQL interval: 500ms, 10s, 1min).
-    #[arg(long, value_name = "INTERVAL", default_value = "10s")]
-    pub lock_timeout: String,
-    /// statement_timeout for every migration (0 = none).
-    #[arg(long, value_name = "INTERVAL", default_value = "0")]
-    pub statement_timeout: String,
+    /// it), or auto (detect an existing one by its columns) [default: upcycle].
+    #[arg(long, value_name = "MODE", value_parser = clap::builder::PossibleValuesParser::new(crate::postgres::tracking::HistoryMode::ALL.iter().map(|(_, id)| *id)))]
+    pub history: Option<String>,
+    /// Seconds to wait for another run's migration lock [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
+    /// lock_timeout for every migration (a PostgreSQL interval: 500ms, 10s, 1min) [default: 10s].
+    #[arg(long, value_name = "INTERVAL")]
+    pub lock_timeout: Option<String>,
+    /// statement_timeout for every migration (0 = none) [default: 0].
+    #[arg(long, value_name = "INTERVAL")]
+    pub statement_timeout: Option<String>,
     /// Extra attempts for a migration that failed on lock_timeout (it was rolled back).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub lock_retries: u32,
@@ -116,6 +152,9 @@ pub struct DbArgs {
     /// Connection attempts while the server is unreachable.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub connect_retries: u32,
+    /// Folder for pg_dump backups and their manifest [default: the environment's backup_dir, then backups].
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// Which migrations a command covers.
@@ -149,6 +188,9 @@ pub struct UpArgs {
     /// Refuse unless the plan's digest is this one (the plan a reviewer saw).
     #[arg(long, value_name = "DIGEST")]
     pub expect_plan: Option<String>,
+    /// Take a pg_dump backup before changing anything (always done for a protected environment).
+    #[arg(long)]
+    pub backup: bool,
 }
 
 pub type DownArgs = UpArgs;
@@ -202,42 +244,82 @@ fn interval(option: &str, value: &str) -> anyhow::Result<String> {
 }
 
 impl DbArgs {
-    /// Validates into database settings; the URL comes from `--database-url` or DATABASE_URL.
-    pub fn settings(&self, env: &dyn Env) -> anyhow::Result<crate::settings::DbSettings> {
-        let url = self
-            .database_url
-            .clone()
-            .or_else(|| env.var("DATABASE_URL"))
-            .ok_or_else(|| {
-                anyhow::anyhow!("no database: pass --database-url or set DATABASE_URL")
-            })?;
+    /// Validates into database settings, with the `--env` environment of `config` filling what
+    /// the command line leaves unset.
+    pub fn settings(
+        &self,
+        env: &dyn Env,
+        config: &Config,
+        config_path: &str,
+    ) -> anyhow::Result<DbSettings> {
+        use crate::postgres::tracking::HistoryMode;
+        let none = crate::config::Environment::default();
+        let environment = match &self.environment {
+            Some(name) => config.environment(name, config_path)?,
+            None => &none,
+        };
+        let url = match (&self.database_url, &environment.database_url_env) {
+            (Some(url), _) => url.clone(),
+            (None, Some(var)) => env.var(var).ok_or_else(|| anyhow::anyhow!("environment {}: its database URL variable {var} is not set", self.environment.as_deref().unwrap_or("")))?,
+            (None, None) => env.var("DATABASE_URL").ok_or_else(|| anyhow::anyhow!("no database: pass --database-url, set DATABASE_URL, or use --env with an environment from upcycle.toml"))?,
+        };
         let mut connect = crate::postgres::ConnectSettings::new(url);
         connect.ca_file = self.ca_file.clone();
         connect.attempts = self.connect_retries.max(1);
-        if self.schema.is_empty() {
+        let schema = self
+            .schema
+            .clone()
+            .or_else(|| environment.schema.clone())
+            .unwrap_or_else(|| "public".into());
+        if schema.is_empty() {
             anyhow::bail!("--schema must not be empty");
         }
-        Ok(crate::settings::DbSettings {
+        let history = self
+            .history
+            .clone()
+            .or_else(|| environment.history.clone())
+            .unwrap_or_else(|| "upcycle".into());
+        let lock_timeout = self
+            .lock_timeout
+            .clone()
+            .or_else(|| environment.lock_timeout.clone())
+            .unwrap_or_else(|| "10s".into());
+        let statement_timeout = self
+            .statement_timeout
+            .clone()
+            .or_else(|| environment.statement_timeout.clone())
+            .unwrap_or_else(|| "0".into());
+        Ok(DbSettings {
             connect,
             tracking: crate::postgres::Tracking {
-                schema: self.schema.clone(),
+                schema,
                 run_id: env.var("GITHUB_RUN_ID"),
-                mode: crate::postgres::tracking::HistoryMode::from_id(&self.history)
-                    .unwrap_or(crate::postgres::tracking::HistoryMode::Upcycle),
+                mode: HistoryMode::from_id(&history).unwrap_or(HistoryMode::Upcycle),
             },
-            lock_wait: std::time::Duration::from_secs(self.lock_wait),
+            lock_wait: std::time::Duration::from_secs(
+                self.lock_wait.or(environment.lock_wait).unwrap_or(60),
+            ),
             apply: crate::postgres::apply::ApplyOptions {
-                lock_timeout: interval("lock-timeout", &self.lock_timeout)?,
-                statement_timeout: interval("statement-timeout", &self.statement_timeout)?,
+                lock_timeout: interval("lock-timeout", &lock_timeout)?,
+                statement_timeout: interval("statement-timeout", &statement_timeout)?,
                 lock_retries: self.lock_retries,
             },
+            environment: self.environment.clone(),
+            protected: environment.protected,
+            confirmed: self.confirm,
+            backup_dir: self
+                .backup_dir
+                .clone()
+                .or_else(|| environment.backup_dir.as_ref().map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("backups")),
         })
     }
 }
 
 impl Cli {
     /// Validates the command line into settings; reads only what `env` gives.
-    pub fn settings(&self, env: &dyn Env) -> Settings {
+    /// Validates the command line (and upcycle.toml) into settings; reads only what `env` gives.
+    pub fn settings(&self, env: &dyn Env) -> anyhow::Result<Settings> {
         let g = &self.global;
         let verbosity = if g.quiet {
             Verbosity::Quiet
@@ -246,19 +328,34 @@ impl Cli {
         } else {
             Verbosity::Normal
         };
-        Settings {
-            dirs: if g.dirs.is_empty() {
-                vec![PathBuf::from("migrations")]
-            } else {
-                g.dirs.clone()
-            },
-            layout: g.layout.as_deref().and_then(Layout::from_id),
+        let config_path = g
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("upcycle.toml"));
+        let config = crate::config::load(&config_path, g.config.is_some())?;
+        let dirs = if !g.dirs.is_empty() {
+            g.dirs.clone()
+        } else if !config.migrations.dirs.is_empty() {
+            config.migrations.dirs.iter().map(PathBuf::from).collect()
+        } else {
+            vec![PathBuf::from("migrations")]
+        };
+        let layout = g
+            .layout
+            .as_deref()
+            .or(config.migrations.layout.as_deref())
+            .and_then(Layout::from_id);
+        Ok(Settings {
+            dirs,
+            config,
+            config_path: config_path.display().to_string(),
+            layout,
             format: match g.format {
                 FormatArg::Text => Format::Text,
                 FormatArg::Json => Format::Json,
                 FormatArg::Markdown => Format::Markdown,
             },
             term: Term::new(g.no_color, env.var("NO_COLOR").is_some(), verbosity),
-        }
+        })
     }
 }

@@ -5,9 +5,11 @@
 //! outside world into validated settings; `commands` orchestrate; `main` only maps the outcome
 //! to an exit code.
 
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod env;
 pub mod history;
 pub mod migration;

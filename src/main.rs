@@ -10,8 +10,10 @@ use upcycle::term::Term;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = cli.settings(&ProcessEnv);
-    match upcycle::commands::run(&cli.command, &settings, &ProcessEnv) {
+    let result = cli
+        .settings(&ProcessEnv)
+        .and_then(|settings| upcycle::commands::run(&cli.command, &settings, &ProcessEnv));
+    match result {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
             Term::error(&format!("{err:#}"));

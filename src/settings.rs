@@ -17,6 +17,10 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub dirs: Vec<PathBuf>,
+    /// upcycle.toml (defaults when the file is absent).
+    pub config: crate::config::Config,
+    /// Where the config was looked for, for messages.
+    pub config_path: String,
     pub layout: Option<Layout>,
     pub format: Format,
     pub term: Term,
@@ -30,4 +34,11 @@ pub struct DbSettings {
     /// How long to wait for another run's migration lock.
     pub lock_wait: std::time::Duration,
     pub apply: crate::postgres::apply::ApplyOptions,
+    /// The `--env` name, if any.
+    pub environment: Option<String>,
+    /// A protected environment needs confirmation, refuses divergences and backs up first.
+    pub protected: bool,
+    /// `--confirm` was given.
+    pub confirmed: bool,
+    pub backup_dir: PathBuf,
 }

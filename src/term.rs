@@ -51,6 +51,20 @@ impl Term {
         }
     }
 
+    /// Whether a person can answer a question (stdin is a terminal).
+    pub fn interactive(&self) -> bool {
+        std::io::stdin().is_terminal()
+    }
+
+    /// Asks on stderr and reads one line from stdin.
+    pub fn ask(&self, prompt: &str) -> Option<String> {
+        let _ = write!(std::io::stderr().lock(), "{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok()?;
+        Some(line.trim().to_string())
+    }
+
     /// The error line, printed once by `main`.
     pub fn error(line: &str) {
         let _ = writeln!(std::io::stderr().lock(), "upcycle: {line}");

@@ -19,6 +19,7 @@ pub struct Options {
     pub target: Target,
     pub dry_run: bool,
     pub expect_plan: Option<String>,
+    pub backup: bool,
 }
 
 impl Options {
@@ -28,6 +29,7 @@ impl Options {
             target: args.target.target(),
             dry_run: args.dry_run,
             expect_plan: args.expect_plan.clone(),
+            backup: args.backup,
         }
     }
 }
@@ -71,6 +73,27 @@ pub async fn run(
             .term
             .out(&report::plan::dry_run(&plan, &reading.set, &db.tracking));
         return Ok(Outcome::Clean);
+    }
+    super::gate::no_divergences(db, &plan)?;
+    if plan.is_empty() {
+        session.close().await?;
+        settings
+            .term
+            .out(&report::plan::applied(&plan, &[], settings.format));
+        return Ok(Outcome::Clean);
+    }
+    let verb_for_gate = if options.direction == Direction::Up {
+        "apply"
+    } else {
+        "revert"
+    };
+    super::gate::confirm(
+        db,
+        &settings.term,
+        &format!("{verb_for_gate} {} migration(s)", plan.steps.len()),
+    )?;
+    if options.backup || db.protected {
+        super::backups::take(settings, db).await?;
     }
     let term = settings.term;
     let verb = if options.direction == Direction::Up {

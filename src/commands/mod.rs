@@ -1,6 +1,8 @@
 //! One module per subcommand; each turns settings into a report and an outcome. Database
 //! commands run on a tokio runtime created here, the only one.
 
+pub mod backups;
+pub mod gate;
 pub mod list;
 pub mod migrate;
 pub mod new;
@@ -24,39 +26,76 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
         Command::New(args) => new::run(settings, &args.name, chrono::Utc::now()),
         Command::Plan(args) => block_on(plan::run(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             &args.target.target(),
         )),
         Command::Up(args) => block_on(migrate::run(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             migrate::Options::from_args(args, crate::migration::Direction::Up),
         )),
         Command::Down(args) => block_on(migrate::run(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             migrate::Options::from_args(args, crate::migration::Direction::Down),
         )),
-        Command::Status(db) => block_on(state::status(settings, &db.settings(env)?)),
-        Command::History(db) => block_on(state::history(settings, &db.settings(env)?)),
-        Command::Verify(db) => block_on(state::verify(settings, &db.settings(env)?)),
+        Command::Status(db) => block_on(state::status(settings, &db_settings(db, settings, env)?)),
+        Command::History(db) => {
+            block_on(state::history(settings, &db_settings(db, settings, env)?))
+        }
+        Command::Verify(db) => block_on(state::verify(settings, &db_settings(db, settings, env)?)),
         Command::Repair(args) => block_on(state::repair(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             args.update_checksums,
         )),
         Command::Force(args) => block_on(state::force(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             &args.version,
             state::ForceKind::Force,
         )),
+        Command::Backup(db) => {
+            block_on(backups::backup(settings, &db_settings(db, settings, env)?))
+        }
+        Command::Backups(args) => backups::list(settings, &backup_dir(args, settings)?),
+        Command::Restore(args) => block_on(backups::restore(
+            settings,
+            &db_settings(&args.db, settings, env)?,
+            &args.id,
+        )),
         Command::Baseline(args) => block_on(state::force(
             settings,
-            &args.db.settings(env)?,
+            &db_settings(&args.db, settings, env)?,
             &args.version,
             state::ForceKind::Baseline,
         )),
+    }
+}
+
+fn db_settings(
+    db: &crate::cli::DbArgs,
+    settings: &Settings,
+    env: &dyn Env,
+) -> anyhow::Result<crate::settings::DbSettings> {
+    db.settings(env, &settings.config, &settings.config_path)
+}
+
+fn backup_dir(
+    args: &crate::cli::BackupsArgs,
+    settings: &Settings,
+) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(dir) = &args.backup_dir {
+        return Ok(dir.clone());
+    }
+    match &args.environment {
+        Some(name) => Ok(settings
+            .config
+            .environment(name, &settings.config_path)?
+            .backup_dir
+            .as_ref()
+            .map_or_else(|| "backups".into(), std::path::PathBuf::from)),
+        None => Ok("backups".into()),
     }
 }
 

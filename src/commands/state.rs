@@ -293,6 +293,11 @@ pub async fn force(
     else {
         bail!("version {version} is not in the migration set; `upcycle list` shows the versions");
     };
+    super::gate::confirm(
+        db,
+        &settings.term,
+        &format!("mark migrations up to {version} as applied without running them"),
+    )?;
     let mut session = Session::open(db, Access::Write).await?;
     if kind == ForceKind::Baseline && !session.history.rows.is_empty() {
         let n = session.history.rows.len();

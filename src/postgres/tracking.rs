@@ -45,11 +45,17 @@ impl HistoryMode {
     ];
 
     pub fn from_id(id: &str) -> Option<HistoryMode> {
-        Self::ALL.iter().find(|(_, i)| i.eq_ignore_ascii_case(id)).map(|(m, _)| *m)
+        Self::ALL
+            .iter()
+            .find(|(_, i)| i.eq_ignore_ascii_case(id))
+            .map(|(m, _)| *m)
     }
 
     pub fn id(self) -> &'static str {
-        Self::ALL.iter().find(|(m, _)| *m == self).map_or("upcycle", |(_, i)| i)
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("upcycle", |(_, i)| i)
     }
 }
 

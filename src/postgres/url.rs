@@ -68,3 +68,54 @@ mod tests {
         );
     }
 }
+
+/// The URL without its password, and the (percent-decoded) password, for tools that take the
+/// password from `PGPASSWORD` rather than from a command line anyone can read in `ps`.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    let Some(password) = password_of(url) else {
+        return (url.to_string(), None);
+    };
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let at = url[scheme_end..].find('@').map_or(0, |i| scheme_end + i);
+    let colon = url[scheme_end..at].find(':').map_or(at, |i| scheme_end + i);
+    (
+        format!("{}{}", &url[..colon], &url[at..]),
+        Some(percent_decode(&password)),
+    )
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_password;
+
+    #[test]
+    fn the_password_leaves_the_url() {
+        assert_eq!(
+            split_password("postgres://u:p%40ss@h:5/d?x=1"),
+            ("postgres://u@h:5/d?x=1".into(), Some("p@ss".into()))
+        );
+        assert_eq!(
+            split_password("postgres://u@h/d"),
+            ("postgres://u@h/d".into(), None)
+        );
+    }
+}
