@@ -16,7 +16,13 @@ use crate::term::{Term, Verbosity};
 /// Exit codes: 0 clean, 1 findings of error severity, 2 error (bad arguments, unreadable
 /// folder, database error).
 #[derive(Debug, Parser)]
-#[command(name = "upcycle", version, about, long_about = None)]
+#[command(
+    name = "upcycle",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 clean, 1 findings of error severity, 2 error (bad arguments, unreadable folder, database error)."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

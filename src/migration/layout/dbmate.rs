@@ -44,6 +44,7 @@ const CFG: Sectioned = Sectioned {
     no_tx,
     execution: Execution::WholeScript,
     line_split: None,
+    execute_line_split: false,
     down_required: true,
 };
 

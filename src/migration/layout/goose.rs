@@ -41,6 +41,7 @@ const CFG: Sectioned = Sectioned {
     no_tx,
     execution: Execution::PerStatement,
     line_split: Some("+goose"),
+    execute_line_split: true,
     down_required: false,
 };
 

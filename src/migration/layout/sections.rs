@@ -112,6 +112,9 @@ pub struct Sectioned {
     pub no_tx: fn(&Section, &str) -> Option<String>,
     pub execution: crate::migration::Execution,
     pub line_split: Option<&'static str>,
+    /// Whether the tool's line split is also how the scripts execute (goose), or only a warning
+    /// for runners that use it (sql-migrate: GoAlert and others split SQL-aware).
+    pub execute_line_split: bool,
     /// dbmate refuses a file without a down section; goose and sql-migrate do not.
     pub down_required: bool,
 }
@@ -189,6 +192,10 @@ pub fn read_sectioned(dir: &super::Dir, read: &mut super::Read, cfg: &Sectioned)
                 tool_handles_copy: false,
             });
             read.findings.extend(findings);
+            let mut script = script;
+            if !cfg.execute_line_split {
+                script.tool_statements = None;
+            }
             script
         };
         let Some(up) = up else { continue };

@@ -45,6 +45,7 @@ const CFG: Sectioned = Sectioned {
     no_tx,
     execution: Execution::PerStatement,
     line_split: Some("+migrate"),
+    execute_line_split: false,
     down_required: false,
 };
 
