@@ -46,7 +46,9 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
     "$here/start-dockerd.sh"
 fi
 
+old_id=''
 if docker image inspect "$tag" >/dev/null 2>&1; then
+    old_id=$(docker image inspect --format '{{.Id}}' "$tag")
     have=$(docker image inspect --format '{{index .Config.Labels "dev.upcycle.pg-image.hash"}}' "$tag" 2>/dev/null || true)
     if ((force)); then
         log "$tag exists; rebuilding (--force)"
@@ -79,7 +81,7 @@ rootfs=$work/rootfs
 cleanup() {
     # debootstrap mounts proc/sys inside the rootfs; never rm -rf across a live mount
     local m
-    for m in $(awk -v p="$work/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r); do
+    awk -v p="$work/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
     rm -rf --one-file-system "$work"
@@ -102,6 +104,8 @@ for ext in pgcrypto pg_trgm ltree btree_gist; do
 done
 
 log "trimming the rootfs"
+t0=$(now_s)
+# shellcheck disable=SC2016 # ${Package} is a dpkg-query format, not a shell variable
 mapfile -t purge < <(chroot "$rootfs" dpkg-query -W -f '${Package}\n' |
     grep -E '^(libllvm[0-9]+|libz3-[0-9]+|perl|libperl5\.[0-9]+|perl-modules-5\.[0-9]+|locales|libc-l10n)$' || true)
 if ((${#purge[@]})); then
@@ -131,7 +135,7 @@ pggid=$(chroot "$rootfs" id -g postgres)
 install -d -m 0700 -o "$pguid" -g "$pggid" "$rootfs/var/lib/postgresql/data"
 install -d -m 2775 -o "$pguid" -g "$pggid" "$rootfs/run/postgresql"
 chroot "$rootfs" "$pgbin/postgres" --version >/dev/null || die "postgres does not run in the rootfs"
-log "rootfs trimmed to $(du -sh --one-file-system "$rootfs" | cut -f1)"
+log "rootfs trimmed to $(du -sh --one-file-system "$rootfs" | cut -f1) in $(elapsed "$t0") s"
 
 log "docker import -> $tag"
 t0=$(now_s)
@@ -148,3 +152,11 @@ tar -C "$rootfs" --numeric-owner -cf - . | docker import \
     - "$tag" >/dev/null
 size=$(docker image inspect --format '{{.Size}}' "$tag")
 log "import took $(elapsed "$t0") s; $tag is $((size / 1000000)) MB (hash $hash)"
+if [[ -n $old_id && $old_id != "$(docker image inspect --format '{{.Id}}' "$tag")" ]]; then
+    # the previous build is now untagged; drop it unless a container still uses it
+    if docker rmi "$old_id" >/dev/null 2>&1; then
+        log "removed the previous image ${old_id#sha256:}"
+    else
+        log "kept the previous image ${old_id#sha256:} (still in use)"
+    fi
+fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib.sh: helpers sourced by the other scripts in this folder (not run directly).
 # log: prefixed progress line on stderr. apt_install: installs Debian packages, running
 # `apt-get update` at most once per process tree (UPCYCLE_APT_UPDATED=1 marks it done).

@@ -22,6 +22,12 @@ fi
 if [[ $1 != postgres ]]; then
     exec "$@"
 fi
+# `postgres --version`, `--help`, `-C name`, `--describe-config`: no initialisation needed
+for arg in "${@:2}"; do
+    case $arg in
+    -'?' | --help | -V | --version | --describe-config | -C) exec "$@" ;;
+    esac
+done
 
 export PGDATA=${PGDATA:-/var/lib/postgresql/data}
 POSTGRES_USER=${POSTGRES_USER:-postgres}
@@ -57,12 +63,14 @@ EOM
 
     msg "initializing database cluster in $PGDATA (superuser $POSTGRES_USER)"
     initdb_args=(--username="$POSTGRES_USER" --auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD")
-    if [[ -n ${POSTGRES_PASSWORD:-} ]]; then
-        # the password goes through a pipe, never on a command line or in the log
-        initdb_args+=(--pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD"))
-    fi
     # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is word-split on purpose, like the official image
-    initdb "${initdb_args[@]}" ${POSTGRES_INITDB_ARGS:-} >/dev/null
+    if [[ -n ${POSTGRES_PASSWORD:-} ]]; then
+        # the password goes through a pipe, never on a command line or in the log. The process
+        # substitution must sit on the initdb command itself: its fd is closed after the command.
+        initdb "${initdb_args[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") ${POSTGRES_INITDB_ARGS:-} >/dev/null
+    else
+        initdb "${initdb_args[@]}" ${POSTGRES_INITDB_ARGS:-} >/dev/null
+    fi
 
     printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
     printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
@@ -72,7 +80,7 @@ EOM
         # single-user mode: no listener, no "ready to accept connections" line
         err=$(printf 'CREATE DATABASE "%s";\n' "${POSTGRES_DB//\"/\"\"}" |
             postgres --single -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null) || true
-        if grep -qE '^(ERROR|FATAL|PANIC):' <<<"$err"; then
+        if grep -qE '(ERROR|FATAL|PANIC): ' <<<"$err"; then
             printf '%s\n' "$err" >&2
             exit 1
         fi
@@ -86,6 +94,7 @@ EOM
         pg_ctl -D "$PGDATA" -w -s -l /dev/null -o "-c listen_addresses='' -p 5432" start
         export PGUSER=$POSTGRES_USER PGDATABASE=$POSTGRES_DB PGHOST=/var/run/postgresql PGPORT=5432
         for f in "${initfiles[@]}"; do
+            # shellcheck disable=SC1090 # user-supplied init scripts are sourced
             case $f in
             *.sh) msg "running $f"; if [[ -x $f ]]; then "$f"; else . "$f"; fi ;;
             *.sql) msg "running $f"; psql -q -v ON_ERROR_STOP=1 --no-psqlrc -f "$f" ;;
