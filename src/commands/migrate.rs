@@ -68,10 +68,9 @@ pub async fn run(
             .progress(&format!("warning: {}", divergence.describe()));
     }
     if options.dry_run {
+        let sql = report::plan::dry_run(&plan, &reading.set, &session.tracking);
         session.close().await?;
-        settings
-            .term
-            .out(&report::plan::dry_run(&plan, &reading.set, &db.tracking));
+        settings.term.out(&sql);
         return Ok(Outcome::Clean);
     }
     super::gate::no_divergences(db, &plan)?;
@@ -103,7 +102,7 @@ pub async fn run(
     };
     let result = apply(
         &mut session.conn,
-        &db.tracking,
+        &session.tracking,
         &reading.set,
         &plan,
         &db.apply,
@@ -123,12 +122,36 @@ pub async fn run(
         },
     )
     .await;
-    session.close().await?;
+    // Closing fails when the server went away; that must not hide the failure that stopped the
+    // run, nor the report of what was applied before it.
+    let closed = session.close().await;
     settings
         .term
         .out(&report::plan::applied(&plan, &result.done, settings.format));
-    match result.failure {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Clean),
+    match (result.failure, closed) {
+        (Some(e), _) => Err(e.context(progress(&plan, &result.done))),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Ok(Outcome::Clean),
+    }
+}
+
+/// What a failed run did before it stopped (the error carries it, not only the report).
+fn progress(plan: &Plan, done: &[crate::postgres::apply::StepDone]) -> String {
+    let verb = if plan.direction == Direction::Up {
+        "applying"
+    } else {
+        "reverting"
+    };
+    match done.last() {
+        None => format!(
+            "stopped before {verb} any of {} migration(s)",
+            plan.steps.len()
+        ),
+        Some(last) => format!(
+            "stopped after {verb} {} of {} migration(s) (the last one done: {})",
+            done.len(),
+            plan.steps.len(),
+            format!("{}_{}", last.version, last.name).trim_end_matches('_')
+        ),
     }
 }

@@ -1,16 +1,19 @@
 //! A database session for the commands that touch one: the connection (timeouts set), the
-//! migration lock (a guard), the tracking table, and the history as it stands.
+//! migration lock (a guard), the tracking table (`--history auto` resolved once, here), and the
+//! history as it stands.
 
 use sqlx::PgConnection;
 
 use crate::history::History;
-use crate::postgres::{LockGuard, apply::set_timeouts, connect};
+use crate::postgres::{LockGuard, Tracking, apply::set_timeouts, connect};
 use crate::settings::DbSettings;
 
 /// An open session. `close` releases the lock; dropping it releases the lock too (the lock's
 /// connection closes).
 pub struct Session {
     pub conn: PgConnection,
+    /// The tracking table of this session, its mode resolved (never `Auto`).
+    pub tracking: Tracking,
     pub history: History,
     lock: Option<LockGuard>,
 }
@@ -32,20 +35,22 @@ impl Session {
         };
         let mut conn = db.connect.connect().await?;
         set_timeouts(&mut conn, &db.apply).await?;
+        let tracking = db.tracking.resolve(&mut conn).await?;
         if access == Access::Write {
-            db.tracking.ensure(&mut conn).await?;
+            tracking.ensure(&mut conn).await?;
         }
-        let history = db.tracking.read(&mut conn).await?;
+        let history = tracking.read(&mut conn).await?;
         Ok(Session {
             conn,
+            tracking,
             history,
             lock,
         })
     }
 
     /// Re-reads the history (after changes).
-    pub async fn reload(&mut self, db: &DbSettings) -> anyhow::Result<()> {
-        self.history = db.tracking.read(&mut self.conn).await?;
+    pub async fn reload(&mut self) -> anyhow::Result<()> {
+        self.history = self.tracking.read(&mut self.conn).await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use similar::TextDiff;
 use crate::Outcome;
 use crate::history::{History, RowState, same_version};
 use crate::migration::{Migration, MigrationSet};
+use crate::postgres::compat::checksum;
 use crate::postgres::tracking::NewRow;
 use crate::report::escape;
 use crate::settings::{DbSettings, Format, Settings};
@@ -45,11 +46,17 @@ fn lines(set: &MigrationSet, history: &History) -> Vec<Line> {
             let row = history.find(m.version.as_str());
             let state = match row {
                 None => State::Pending,
-                Some(r) if r.state == RowState::Dirty => State::Dirty,
+                // A row covering this version is dirty about its own version only.
+                Some(r)
+                    if r.state == RowState::Dirty
+                        && same_version(&r.version, m.version.as_str()) =>
+                {
+                    State::Dirty
+                }
                 Some(r)
                     if r.checksum
                         .as_deref()
-                        .is_some_and(|c| c != m.up.checksum.as_str()) =>
+                        .is_some_and(|c| !checksum::matches(c, &m.up)) =>
                 {
                     State::Modified
                 }
@@ -197,15 +204,16 @@ pub async fn verify(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outc
         let Some(applied) = row.checksum.as_deref() else {
             continue;
         };
-        if applied == m.up.checksum.as_str() || m.repeatable {
+        if checksum::matches(applied, &m.up) || m.repeatable {
             continue;
         }
         drift += 1;
+        let now = checksum::like(applied, &m.up);
         out.push_str(&format!(
             "modified: {} was applied with checksum {}…, the file now has {}…\n",
             m.up.path,
             &applied[..applied.len().min(12)],
-            &m.up.checksum.as_str()[..12]
+            &now[..now.len().min(12)]
         ));
         if let Some(old) = &row.script {
             let diff = TextDiff::from_lines(old.as_str(), m.up.text.as_str());
@@ -242,26 +250,23 @@ pub async fn repair(
     let mut said = Vec::new();
     for row in session.history.rows.clone() {
         if row.state == RowState::Dirty {
-            db.tracking.remove(&mut session.conn, &row.version).await?;
+            session
+                .tracking
+                .remove(&mut session.conn, &row.version, &reading.set)
+                .await?;
             said.push(format!("removed the dirty row of {} {}: it runs again on the next `up`, so undo what it did halfway (or make it idempotent) first", row.version, row.name));
-        } else if update_checksums {
-            if let Some(m) = reading
+        } else if update_checksums
+            && let Some(m) = reading
                 .set
                 .iter()
                 .find(|m| same_version(m.version.as_str(), &row.version))
-            {
-                if row.checksum.as_deref() != Some(m.up.checksum.as_str()) {
-                    db.tracking
-                        .set_checksum(
-                            &mut session.conn,
-                            &row.version,
-                            m.up.checksum.as_str(),
-                            &m.up.text,
-                        )
-                        .await?;
-                    said.push(format!("recorded the current checksum of {}", m.up.path));
-                }
-            }
+            && row
+                .checksum
+                .as_deref()
+                .is_some_and(|c| !checksum::matches(c, &m.up))
+        {
+            session.tracking.set_checksum(&mut session.conn, m).await?;
+            said.push(format!("recorded the current checksum of {}", m.up.path));
         }
     }
     session.close().await?;
@@ -315,16 +320,14 @@ pub async fn force(
     for m in below {
         let row = session.history.find(m.version.as_str());
         if row.is_none_or(|r| r.state == RowState::Dirty) {
-            db.tracking
+            session
+                .tracking
                 .record(
                     &mut session.conn,
                     &NewRow {
-                        version: m.version.as_str(),
-                        name: &m.name,
-                        checksum: m.up.checksum.as_str(),
+                        migration: m,
                         execution_ms: 0,
                         state: RowState::Applied,
-                        script: &m.up.text,
                     },
                 )
                 .await?;
@@ -333,13 +336,14 @@ pub async fn force(
     }
     for m in reading.set.iter().filter(|m| m.version > target.version) {
         if session.history.find(m.version.as_str()).is_some() {
-            db.tracking
-                .remove(&mut session.conn, m.version.as_str())
+            session
+                .tracking
+                .remove(&mut session.conn, m.version.as_str(), &reading.set)
                 .await?;
             unmarked += 1;
         }
     }
-    session.reload(db).await?;
+    session.reload().await?;
     session.close().await?;
     settings.term.out(&format!("{version} is now the newest applied migration: marked {marked} as applied and {unmarked} as not applied, without running any SQL"));
     Ok(Outcome::Clean)

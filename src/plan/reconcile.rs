@@ -3,6 +3,7 @@
 use super::{Divergence, Plan, Step, Target};
 use crate::history::{History, RowState, same_version};
 use crate::migration::{Direction, Migration, MigrationSet, Script};
+use crate::postgres::compat::checksum;
 
 /// Why no plan can be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,15 +43,16 @@ pub fn divergences(set: &MigrationSet, history: &History) -> Vec<Divergence> {
                 name: row.name.clone(),
             }),
             Some(m) => {
-                if let Some(applied) = &row.checksum {
-                    if applied != m.up.checksum.as_str() && !m.repeatable {
-                        out.push(Divergence::Modified {
-                            version: row.version.clone(),
-                            path: m.up.path.clone(),
-                            applied: applied.clone(),
-                            disk: m.up.checksum.to_string(),
-                        });
-                    }
+                if let Some(applied) = &row.checksum
+                    && !checksum::matches(applied, &m.up)
+                    && !m.repeatable
+                {
+                    out.push(Divergence::Modified {
+                        version: row.version.clone(),
+                        path: m.up.path.clone(),
+                        applied: applied.clone(),
+                        disk: checksum::like(applied, &m.up),
+                    });
                 }
             }
         }
@@ -88,7 +90,13 @@ pub fn plan_up(set: &MigrationSet, history: &History, target: &Target) -> Result
         .iter()
         .filter(|m| match history.find(m.version.as_str()) {
             None => true,
-            Some(row) => m.repeatable && row.checksum.as_deref() != Some(m.up.checksum.as_str()),
+            Some(row) => {
+                m.repeatable
+                    && !row
+                        .checksum
+                        .as_deref()
+                        .is_some_and(|c| checksum::matches(c, &m.up))
+            }
         })
         .collect();
     let chosen: Vec<&Migration> = match target {
@@ -196,6 +204,7 @@ mod tests {
             applied_by: None,
             state: RowState::Applied,
             script: None,
+            covers_earlier: false,
         }
     }
 

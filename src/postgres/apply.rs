@@ -78,10 +78,19 @@ pub async fn set_timeouts(conn: &mut PgConnection, options: &ApplyOptions) -> an
             .await
             .with_context(|| format!("setting {name} = {value}"))?;
     }
+    // When upcycle dies mid-migration (SIGKILL, a cancelled CI job), the server otherwise learns
+    // it only when the running statement ends: a long backfill would run on for hours holding
+    // its locks. Have it check for a vanished client every second (PostgreSQL 14+) and roll back.
+    sqlx::query(
+        "SELECT set_config('client_connection_check_interval', '1s', false) WHERE current_setting('server_version_num')::int >= 140000",
+    )
+    .execute(&mut *conn)
+    .await
+    .context("setting client_connection_check_interval")?;
     Ok(())
 }
 
-fn script_of<'a>(m: &'a Migration, direction: Direction) -> Option<&'a Script> {
+fn script_of(m: &Migration, direction: Direction) -> Option<&Script> {
     match direction {
         Direction::Up => Some(&m.up),
         Direction::Down => m.down.as_ref(),
@@ -98,6 +107,8 @@ pub async fn apply(
     on: &mut dyn FnMut(Event<'_>),
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
+    // The caller passes the session's tracking, already resolved from `--history auto`.
+    let tracking = tracking.clone();
     for step in &plan.steps {
         let Some((m, script)) = set
             .iter()
@@ -111,7 +122,14 @@ pub async fn apply(
             break;
         };
         on(Event::Starting(step));
-        match run_step(conn, tracking, m, script, plan.direction, options, step, on).await {
+        let run = Run {
+            tracking: &tracking,
+            set,
+            m,
+            script,
+            direction: plan.direction,
+        };
+        match run_step(conn, &run, options, step, on).await {
             Ok(done) => {
                 on(Event::Done(&done));
                 report.done.push(done);
@@ -125,25 +143,38 @@ pub async fn apply(
     report
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One migration to run in one direction, and the tracking table to record it in.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    tracking: &'a Tracking,
+    /// The whole set (golang-migrate's one row moves to the previous version on a down).
+    set: &'a MigrationSet,
+    m: &'a Migration,
+    script: &'a Script,
+    direction: Direction,
+}
+
 async fn run_step(
     conn: &mut PgConnection,
-    tracking: &Tracking,
-    m: &Migration,
-    script: &Script,
-    direction: Direction,
+    run: &Run<'_>,
     options: &ApplyOptions,
     step: &Step,
     on: &mut dyn FnMut(Event<'_>),
 ) -> anyhow::Result<StepDone> {
+    let Run {
+        m,
+        script,
+        direction,
+        ..
+    } = *run;
     let version = m.version.as_str();
     let mut attempt = 1;
     loop {
         let start = Instant::now();
         let result = if script.transaction.is_wrapped() {
-            wrapped(conn, tracking, m, script, direction, &start).await
+            wrapped(conn, run, &start).await
         } else {
-            unwrapped(conn, tracking, m, script, direction, &start).await
+            unwrapped(conn, run, &start).await
         };
         match result {
             Ok(()) => {
@@ -203,14 +234,14 @@ fn elapsed_ms(start: &Instant) -> i64 {
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-async fn wrapped(
-    conn: &mut PgConnection,
-    tracking: &Tracking,
-    m: &Migration,
-    script: &Script,
-    direction: Direction,
-    start: &Instant,
-) -> Result<(), Failure> {
+async fn wrapped(conn: &mut PgConnection, run: &Run<'_>, start: &Instant) -> Result<(), Failure> {
+    let Run {
+        tracking,
+        set,
+        m,
+        script,
+        direction,
+    } = *run;
     let mut tx = conn
         .begin()
         .await
@@ -220,56 +251,46 @@ async fn wrapped(
         Direction::Up => {
             tracking
                 .record(
-                    &mut *tx,
+                    &mut tx,
                     &NewRow {
-                        version: m.version.as_str(),
-                        name: &m.name,
-                        checksum: m.up.checksum.as_str(),
+                        migration: m,
                         execution_ms: elapsed_ms(start),
                         state: RowState::Applied,
-                        script: &m.up.text,
                     },
                 )
                 .await?
         }
-        Direction::Down => tracking.remove(&mut *tx, m.version.as_str()).await?,
+        Direction::Down => tracking.remove(&mut tx, m.version.as_str(), set).await?,
     }
     tx.commit().await.context("committing the migration")?;
     Ok(())
 }
 
-async fn unwrapped(
-    conn: &mut PgConnection,
-    tracking: &Tracking,
-    m: &Migration,
-    script: &Script,
-    direction: Direction,
-    start: &Instant,
-) -> Result<(), Failure> {
-    let row = |state, ms| NewRow {
-        version: m.version.as_str(),
-        name: &m.name,
-        checksum: m.up.checksum.as_str(),
-        execution_ms: ms,
+async fn unwrapped(conn: &mut PgConnection, run: &Run<'_>, start: &Instant) -> Result<(), Failure> {
+    let Run {
+        tracking,
+        set,
+        m,
+        script,
+        direction,
+    } = *run;
+    let row = |state, execution_ms| NewRow {
+        migration: m,
+        execution_ms,
         state,
-        script: &m.up.text,
     };
     match direction {
-        Direction::Up => {
-            tracking
-                .record(&mut *conn, &row(RowState::Dirty, 0))
-                .await?
-        }
-        Direction::Down => tracking.mark_dirty(&mut *conn, m.version.as_str()).await?,
+        Direction::Up => tracking.record(conn, &row(RowState::Dirty, 0)).await?,
+        Direction::Down => tracking.mark_dirty(conn, m.version.as_str(), set).await?,
     }
     run_script(conn, script).await.map_err(Failure::Script)?;
     match direction {
         Direction::Up => {
             tracking
-                .record(&mut *conn, &row(RowState::Applied, elapsed_ms(start)))
+                .record(conn, &row(RowState::Applied, elapsed_ms(start)))
                 .await?
         }
-        Direction::Down => tracking.remove(&mut *conn, m.version.as_str()).await?,
+        Direction::Down => tracking.remove(conn, m.version.as_str(), set).await?,
     }
     Ok(())
 }

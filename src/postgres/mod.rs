@@ -1,7 +1,9 @@
-//! The PostgreSQL edge: connecting (TLS, retries, masked URLs), the tracking table, the
-//! migration lock, running scripts as their tools do, and applying a plan.
+//! The PostgreSQL edge: connecting (TLS, retries, masked URLs), the tracking tables (upcycle's
+//! own and the tools' native ones), the migration lock, running scripts as their tools do, and
+//! applying a plan.
 
 pub mod apply;
+pub mod compat;
 pub mod connect;
 pub mod execute;
 pub mod lock;

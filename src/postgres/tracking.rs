@@ -1,15 +1,20 @@
-//! upcycle's own tracking table, `upcycle_migrations`, in a configurable schema: one row per
-//! applied (or dirty) migration. Its shape carries a version in the table comment so a later
-//! upcycle can migrate it. All SQL binds values and quotes identifiers.
+//! The tracking table every command reads and writes: upcycle's own (`upcycle_migrations`), or
+//! a tool's native one (sqlx, diesel, golang-migrate, dbmate, goose, Flyway), written exactly as
+//! that tool writes it so a team can keep its tool side by side. `Tracking` is the one interface;
+//! it dispatches on the mode to one module per table in `compat/`. All SQL binds values and
+//! quotes identifiers.
 
-use anyhow::Context;
-use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
+use anyhow::bail;
+use sqlx::PgConnection;
 
-use crate::history::{AppliedMigration, History, RowState};
+use super::compat::{self, detect};
+use crate::history::{History, RowState};
+use crate::migration::{Migration, MigrationSet};
 
 /// The shape of the table this upcycle writes.
-pub const SHAPE: u32 = 1;
-pub const TABLE: &str = "upcycle_migrations";
+pub const SHAPE: u32 = compat::upcycle::SHAPE;
+/// upcycle's own table.
+pub const TABLE: &str = compat::upcycle::TABLE;
 
 /// `"ident"`, with embedded quotes doubled.
 pub fn quote_ident(ident: &str) -> String {
@@ -57,6 +62,19 @@ impl HistoryMode {
             .find(|(m, _)| *m == self)
             .map_or("upcycle", |(_, i)| i)
     }
+
+    /// The table the mode keeps (`Auto` until resolved: upcycle's own).
+    pub fn table_name(self) -> &'static str {
+        match self {
+            HistoryMode::Upcycle | HistoryMode::Auto => compat::upcycle::TABLE,
+            HistoryMode::Sqlx => compat::sqlx::TABLE,
+            HistoryMode::Diesel => compat::diesel::TABLE,
+            HistoryMode::GolangMigrate => compat::golang_migrate::TABLE,
+            HistoryMode::Dbmate => compat::dbmate::TABLE,
+            HistoryMode::Goose => compat::goose::TABLE,
+            HistoryMode::Flyway => compat::flyway::TABLE,
+        }
+    }
 }
 
 /// Where the table lives and who is writing.
@@ -68,191 +86,197 @@ pub struct Tracking {
     pub mode: HistoryMode,
 }
 
-/// A row about to be written.
+/// A row about to be written: this migration, applied (or started, for one that runs outside a
+/// transaction). Each table takes what it keeps from it (its checksum, its description…).
 pub struct NewRow<'a> {
-    pub version: &'a str,
-    pub name: &'a str,
-    pub checksum: &'a str,
+    pub migration: &'a Migration,
     pub execution_ms: i64,
     pub state: RowState,
-    /// The up script's text, kept so `verify` can show what changed since.
-    pub script: &'a str,
 }
 
 impl Tracking {
+    /// The schema-qualified, quoted name of this mode's table.
     pub fn table(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(TABLE))
+        self.qualified(self.mode.table_name())
+    }
+
+    /// `"schema"."name"`.
+    pub fn qualified(&self, name: &str) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(name))
+    }
+
+    /// This tracking with `Auto` replaced by the mode the schema's tables show (by their columns;
+    /// upcycle's own when none is there). Call once per session, before `ensure` and `read`.
+    pub async fn resolve(&self, conn: &mut PgConnection) -> anyhow::Result<Tracking> {
+        let mode = match self.mode {
+            HistoryMode::Auto => detect::detect(conn, &self.schema).await?,
+            mode => mode,
+        };
+        Ok(Tracking {
+            mode,
+            ..self.clone()
+        })
+    }
+
+    /// The concrete mode (an unresolved `Auto` is detected now).
+    async fn concrete(&self, conn: &mut PgConnection) -> anyhow::Result<Tracking> {
+        match self.mode {
+            HistoryMode::Auto => self.resolve(conn).await,
+            _ => Ok(self.clone()),
+        }
     }
 
     /// Creates the schema and table when absent (call while holding the migration lock).
     pub async fn ensure(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
-        let table = self.table();
-        let ddl = format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
-             CREATE TABLE IF NOT EXISTS {table} (
-                 ordinal bigint GENERATED ALWAYS AS IDENTITY,
-                 version text PRIMARY KEY,
-                 name text NOT NULL,
-                 checksum text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now(),
-                 execution_ms bigint NOT NULL DEFAULT 0,
-                 applied_by text NOT NULL,
-                 upcycle_version text NOT NULL,
-                 state text NOT NULL DEFAULT 'applied' CHECK (state IN ('applied', 'dirty')),
-                 script text
-             );
-             COMMENT ON TABLE {table} IS 'upcycle history, shape {SHAPE}';",
-            schema = quote_ident(&self.schema)
-        );
-        if self.exists(conn).await? {
+        let t = self.concrete(conn).await?;
+        if t.exists(conn).await? {
             return Ok(());
         }
-        conn.execute(sqlx::raw_sql(AssertSqlSafe(ddl)))
-            .await
-            .with_context(|| format!("creating the tracking table {table}"))?;
-        Ok(())
+        match t.mode {
+            HistoryMode::Upcycle | HistoryMode::Auto => compat::upcycle::create(&t, conn).await,
+            HistoryMode::Sqlx => compat::sqlx::create(&t, conn).await,
+            HistoryMode::Diesel => compat::diesel::create(&t, conn).await,
+            HistoryMode::GolangMigrate => compat::golang_migrate::create(&t, conn).await,
+            HistoryMode::Dbmate => compat::dbmate::create(&t, conn).await,
+            HistoryMode::Goose => compat::goose::create(&t, conn).await,
+            HistoryMode::Flyway => compat::flyway::create(&t, conn).await,
+        }
     }
 
     /// Whether the table exists.
     pub async fn exists(&self, conn: &mut PgConnection) -> anyhow::Result<bool> {
-        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-            .bind(self.table())
-            .fetch_one(&mut *conn)
-            .await
-            .context("looking for the tracking table")?;
-        Ok(found.is_some())
+        let t = self.concrete(conn).await?;
+        compat::exists(conn, &t.table()).await
     }
 
-    /// Every row, in the order applied. A database without the table has an empty history.
+    /// Every migration the table says is applied (or dirty), in the order applied. A database
+    /// without the table has an empty history.
     pub async fn read(&self, conn: &mut PgConnection) -> anyhow::Result<History> {
-        if !self.exists(conn).await? {
+        let t = self.concrete(conn).await?;
+        if !t.exists(conn).await? {
             return Ok(History::default());
         }
-        let sql = format!(
-            "SELECT version, name, checksum, applied_at, execution_ms, applied_by, state, script FROM {} ORDER BY ordinal",
-            self.table()
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading the tracking table")?;
-        let rows = rows
-            .into_iter()
-            .map(|r| {
-                let state: String = r.get("state");
-                AppliedMigration {
-                    version: r.get("version"),
-                    name: r.get("name"),
-                    checksum: Some(r.get("checksum")),
-                    applied_at: Some(r.get("applied_at")),
-                    execution_ms: Some(r.get("execution_ms")),
-                    applied_by: Some(r.get("applied_by")),
-                    state: if state == "dirty" {
-                        RowState::Dirty
-                    } else {
-                        RowState::Applied
-                    },
-                    script: r.get("script"),
-                }
-            })
-            .collect();
-        Ok(History { rows })
+        match t.mode {
+            HistoryMode::Upcycle | HistoryMode::Auto => compat::upcycle::read(&t, conn).await,
+            HistoryMode::Sqlx => compat::sqlx::read(&t, conn).await,
+            HistoryMode::Diesel => compat::diesel::read(&t, conn).await,
+            HistoryMode::GolangMigrate => compat::golang_migrate::read(&t, conn).await,
+            HistoryMode::Dbmate => compat::dbmate::read(&t, conn).await,
+            HistoryMode::Goose => compat::goose::read(&t, conn).await,
+            HistoryMode::Flyway => compat::flyway::read(&t, conn).await,
+        }
     }
 
-    /// Inserts (or, for a re-applied repeatable or a dirty row, replaces) a row.
-    pub async fn record<'c, E: Executor<'c, Database = sqlx::Postgres>>(
-        &self,
-        executor: E,
-        row: &NewRow<'_>,
-    ) -> anyhow::Result<()> {
-        let sql = format!(
-            "INSERT INTO {} (version, name, checksum, execution_ms, applied_by, upcycle_version, state, script)
-             VALUES ($1, $2, $3, $4, current_user || coalesce(' (run ' || $5 || ')', ''), $6, $7, $8)
-             ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
-                 applied_at = now(), execution_ms = EXCLUDED.execution_ms, applied_by = EXCLUDED.applied_by,
-                 upcycle_version = EXCLUDED.upcycle_version, state = EXCLUDED.state, script = EXCLUDED.script",
-            self.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(row.version)
-            .bind(row.name)
-            .bind(row.checksum)
-            .bind(row.execution_ms)
-            .bind(self.run_id.as_deref())
-            .bind(env!("CARGO_PKG_VERSION"))
-            .bind(match row.state {
-                RowState::Applied => "applied",
-                RowState::Dirty => "dirty",
-            })
-            .bind(row.script)
-            .execute(executor)
-            .await
-            .with_context(|| format!("recording {} in {}", row.version, self.table()))?;
-        Ok(())
+    /// Records a migration as applied, or as started (`Dirty`) before one that runs outside a
+    /// transaction; re-recording completes or replaces the row. Tables without a dirty state
+    /// (diesel, dbmate, goose) record only the applied row.
+    pub async fn record(&self, conn: &mut PgConnection, row: &NewRow<'_>) -> anyhow::Result<()> {
+        let t = self.concrete(conn).await?;
+        match (t.mode, row.state) {
+            (HistoryMode::Upcycle | HistoryMode::Auto, _) => {
+                compat::upcycle::record(&t, conn, row).await
+            }
+            (HistoryMode::Sqlx, _) => compat::sqlx::record(&t, conn, row).await,
+            (HistoryMode::GolangMigrate, _) => compat::golang_migrate::record(&t, conn, row).await,
+            (HistoryMode::Flyway, _) => compat::flyway::record(&t, conn, row).await,
+            (HistoryMode::Diesel | HistoryMode::Dbmate | HistoryMode::Goose, RowState::Dirty) => {
+                Ok(())
+            }
+            (HistoryMode::Diesel, RowState::Applied) => {
+                compat::diesel::record(&t, conn, row.migration).await
+            }
+            (HistoryMode::Dbmate, RowState::Applied) => {
+                compat::dbmate::record(&t, conn, row.migration).await
+            }
+            (HistoryMode::Goose, RowState::Applied) => {
+                compat::goose::record(&t, conn, row.migration).await
+            }
+        }
     }
 
-    /// Marks a row dirty (a non-transactional down is starting).
-    pub async fn mark_dirty<'c, E: Executor<'c, Database = sqlx::Postgres>>(
+    /// Marks `version` dirty: a down that runs outside a transaction is starting. golang-migrate
+    /// marks the version the down goes to (the previous one in `set`); tables without a dirty
+    /// state keep the row until the down is done.
+    pub async fn mark_dirty(
         &self,
-        executor: E,
+        conn: &mut PgConnection,
         version: &str,
+        set: &MigrationSet,
     ) -> anyhow::Result<()> {
-        let sql = format!(
-            "UPDATE {} SET state = 'dirty' WHERE version = $1",
-            self.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(version)
-            .execute(executor)
-            .await
-            .with_context(|| format!("marking {version} dirty"))?;
-        Ok(())
+        let t = self.concrete(conn).await?;
+        match t.mode {
+            HistoryMode::Upcycle | HistoryMode::Auto => {
+                compat::upcycle::mark_dirty(&t, conn, version).await
+            }
+            HistoryMode::Sqlx => compat::sqlx::mark_dirty(&t, conn, version).await,
+            HistoryMode::GolangMigrate => {
+                compat::golang_migrate::mark_dirty(&t, conn, version, set).await
+            }
+            HistoryMode::Flyway => compat::flyway::mark_dirty(&t, conn, version).await,
+            HistoryMode::Diesel | HistoryMode::Dbmate | HistoryMode::Goose => Ok(()),
+        }
     }
 
-    /// Updates the checksum (and kept script) of a row (`repair --update-checksums`).
-    pub async fn set_checksum<'c, E: Executor<'c, Database = sqlx::Postgres>>(
+    /// Records the checksum the table keeps of `m`'s up script as it is now (`repair
+    /// --update-checksums`); nothing for tables without checksums.
+    pub async fn set_checksum(&self, conn: &mut PgConnection, m: &Migration) -> anyhow::Result<()> {
+        let t = self.concrete(conn).await?;
+        match t.mode {
+            HistoryMode::Upcycle | HistoryMode::Auto => {
+                compat::upcycle::set_checksum(&t, conn, m).await
+            }
+            HistoryMode::Sqlx => compat::sqlx::set_checksum(&t, conn, m).await,
+            HistoryMode::Flyway => compat::flyway::set_checksum(&t, conn, m).await,
+            HistoryMode::Diesel
+            | HistoryMode::GolangMigrate
+            | HistoryMode::Dbmate
+            | HistoryMode::Goose => Ok(()),
+        }
+    }
+
+    /// Records `version` as not applied (after its down, or to drop a dirty row).
+    /// golang-migrate's one row moves to the previous version in `set` (or away).
+    pub async fn remove(
         &self,
-        executor: E,
+        conn: &mut PgConnection,
         version: &str,
-        checksum: &str,
-        script: &str,
+        set: &MigrationSet,
     ) -> anyhow::Result<()> {
-        let sql = format!(
-            "UPDATE {} SET checksum = $2, script = $3 WHERE version = $1",
-            self.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(version)
-            .bind(checksum)
-            .bind(script)
-            .execute(executor)
-            .await
-            .with_context(|| format!("updating the checksum of {version}"))?;
-        Ok(())
+        let t = self.concrete(conn).await?;
+        match t.mode {
+            HistoryMode::Upcycle | HistoryMode::Auto => {
+                compat::upcycle::remove(&t, conn, version).await
+            }
+            HistoryMode::Sqlx => compat::sqlx::remove(&t, conn, version).await,
+            HistoryMode::Diesel => compat::diesel::remove(&t, conn, version).await,
+            HistoryMode::GolangMigrate => {
+                compat::golang_migrate::remove(&t, conn, version, set).await
+            }
+            HistoryMode::Dbmate => compat::dbmate::remove(&t, conn, version).await,
+            HistoryMode::Goose => compat::goose::remove(&t, conn, version).await,
+            HistoryMode::Flyway => compat::flyway::remove(&t, conn, version).await,
+        }
     }
 
-    /// Deletes a row (after a down).
-    pub async fn remove<'c, E: Executor<'c, Database = sqlx::Postgres>>(
-        &self,
-        executor: E,
-        version: &str,
-    ) -> anyhow::Result<()> {
-        let sql = format!("DELETE FROM {} WHERE version = $1", self.table());
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(version)
-            .execute(executor)
-            .await
-            .with_context(|| format!("removing {version} from {}", self.table()))?;
-        Ok(())
-    }
-
-    /// The advisory lock key for this table: the first 8 bytes of sha256("upcycle:" + table).
+    /// The advisory lock key: the first 8 bytes of sha256("upcycle:" + upcycle's table in the
+    /// schema), whatever the mode, so every upcycle run on a schema excludes every other.
     pub fn lock_key(&self) -> i64 {
         use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("upcycle:{}", self.table()).as_bytes());
+        let digest = Sha256::digest(format!("upcycle:{}", self.qualified(TABLE)).as_bytes());
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(bytes)
+    }
+}
+
+/// Refuses a mode that needs integer versions for one that is not.
+pub(super) fn bigint_version(t: &Tracking, version: &str) -> anyhow::Result<i64> {
+    match version.parse::<i64>() {
+        Ok(v) => Ok(v),
+        Err(_) => bail!(
+            "version {version} is not an integer, and {} keeps bigint versions; pick the --history of this layout's tool",
+            t.table()
+        ),
     }
 }
 
@@ -260,21 +284,47 @@ impl Tracking {
 mod tests {
     use super::*;
 
+    fn tracking(schema: &str, mode: HistoryMode) -> Tracking {
+        Tracking {
+            schema: schema.into(),
+            run_id: None,
+            mode,
+        }
+    }
+
     #[test]
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        let t = Tracking {
-            schema: "my schema".into(),
-            run_id: None,
-        };
+        let t = tracking("my schema", HistoryMode::Upcycle);
         assert_eq!(t.table(), "\"my schema\".\"upcycle_migrations\"");
         assert_ne!(
             t.lock_key(),
-            Tracking {
-                schema: "public".into(),
-                run_id: None
-            }
-            .lock_key()
+            tracking("public", HistoryMode::Upcycle).lock_key()
         );
+    }
+
+    #[test]
+    fn every_mode_names_its_table_and_shares_the_lock_of_its_schema() {
+        let names: Vec<&str> = HistoryMode::ALL
+            .iter()
+            .map(|(m, _)| m.table_name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "upcycle_migrations",
+                "_sqlx_migrations",
+                "__diesel_schema_migrations",
+                "schema_migrations",
+                "schema_migrations",
+                "goose_db_version",
+                "flyway_schema_history",
+                "upcycle_migrations"
+            ]
+        );
+        let key = tracking("public", HistoryMode::Upcycle).lock_key();
+        for (mode, _) in HistoryMode::ALL {
+            assert_eq!(tracking("public", *mode).lock_key(), key);
+        }
     }
 }

@@ -6,6 +6,7 @@ use super::escape;
 use crate::migration::{Direction, MigrationSet, Reading};
 use crate::plan::Plan;
 use crate::postgres::Tracking;
+use crate::postgres::tracking::HistoryMode;
 use crate::postgres::apply::StepDone;
 use crate::settings::Format;
 
@@ -139,6 +140,12 @@ pub fn dry_run(plan: &Plan, set: &MigrationSet, tracking: &Tracking) -> String {
             m.down.as_ref().unwrap_or(&m.up)
         };
         let track = match plan.direction {
+            _ if tracking.mode != HistoryMode::Upcycle => format!(
+                "-- {} {} in {table} as {} does",
+                if plan.direction == Direction::Up { "record" } else { "remove" },
+                step.version,
+                tracking.mode.id()
+            ),
             Direction::Up => format!(
                 "INSERT INTO {table} (version, name, checksum, execution_ms, applied_by, upcycle_version, state, script) VALUES ({}, {}, {}, <ms>, current_user, {}, 'applied', <up script>);",
                 literal(&step.version),
