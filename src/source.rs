@@ -73,3 +73,31 @@ fn walk(root: &Path, rel: &str, depth: usize, out: &mut Vec<SourceFile>) -> anyh
 pub fn read_dirs(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Dir>> {
     paths.iter().map(|p| read_dir(p)).collect()
 }
+
+/// Reads `path` as it is at git revision `rev` (for PR mode's base), through `git -C path`.
+/// Same shape as `read_dir`, so the same readers apply; a folder absent at `rev` is empty.
+pub fn read_dir_at(path: &Path, rev: &str) -> anyhow::Result<Dir> {
+    use std::process::Command;
+    let display = path.display().to_string();
+    let git = |args: &[&str]| -> anyhow::Result<Vec<u8>> {
+        let out = Command::new("git").arg("-C").arg(path).args(args).output().context("running git (PR mode reads the base branch with git)")?;
+        if !out.status.success() {
+            bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(out.stdout)
+    };
+    git(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+        .with_context(|| format!("--base {rev}: not a commit in the repository of {display} (fetch it first, e.g. `git fetch origin {rev}`, with enough history)"))?;
+    let listing = git(&["ls-tree", "-r", "-z", "--name-only", rev, "--", "."])?;
+    let mut files = Vec::new();
+    for name in listing.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let rel = String::from_utf8_lossy(name).into_owned();
+        if rel.split('/').any(|p| p.starts_with('.')) || rel.split('/').count() > MAX_DEPTH {
+            continue;
+        }
+        let bytes = git(&["show", &format!("{rev}:./{rel}")])?;
+        files.push(SourceFile { rel, bytes });
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Dir { display, files })
+}

@@ -1,5 +1,6 @@
 //! Findings: the one currency every check pays in (reading, integrity, lint, schema proofs).
 
+pub mod base;
 mod codes;
 mod finding;
 

@@ -9,7 +9,7 @@ use crate::postgres::compat::checksum;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "migration {version} is marked dirty: it started outside a transaction and did not finish. Check the schema, then run `upcycle repair` (to finish it by hand and mark it applied) or `upcycle force {version}`"
+        "migration {version} is marked dirty: it started outside a transaction and did not finish. Check the schema, then either undo what it did (or make it safe to rerun) and run `upcycle repair`, which removes the dirty row so the next `up` runs it again, or finish it by hand and run `upcycle force {version}`, which marks it applied without running it"
     )]
     Dirty { version: String },
     #[error("version {version} is not in the migration set; `upcycle list` shows the versions")]
