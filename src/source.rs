@@ -80,9 +80,18 @@ pub fn read_dir_at(path: &Path, rev: &str) -> anyhow::Result<Dir> {
     use std::process::Command;
     let display = path.display().to_string();
     let git = |args: &[&str]| -> anyhow::Result<Vec<u8>> {
-        let out = Command::new("git").arg("-C").arg(path).args(args).output().context("running git (PR mode reads the base branch with git)")?;
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(path)
+            .args(args)
+            .output()
+            .context("running git (PR mode reads the base branch with git)")?;
         if !out.status.success() {
-            bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(out.stdout)
     };

@@ -203,3 +203,65 @@ async fn backup_then_restore_brings_the_schema_and_rows_back() {
         text(&missing.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_migration_declared_irreversible_may_lack_its_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = root()
+        .join("tests/fixtures/bad/missing-down/migrations")
+        .display()
+        .to_string();
+    let blocked = run(&["--dir", &migrations, "list"], &[]);
+    assert_eq!(
+        blocked.status.code(),
+        Some(1),
+        "without the declaration the missing down is an error"
+    );
+    let path = config(
+        dir.path(),
+        "[migrations]\nirreversible = [\"20240102090000\"]\n",
+    );
+    let listed = run(&["--config", &path, "--dir", &migrations, "list"], &[]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stdout));
+    assert!(
+        text(&listed.stdout).contains("declared irreversible"),
+        "{}",
+        text(&listed.stdout)
+    );
+    let url = fresh_db("irreversible").await;
+    let up = run(
+        &[
+            "--config",
+            &path,
+            "--dir",
+            &migrations,
+            "up",
+            "--database-url",
+            &url,
+        ],
+        &[],
+    );
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let down = run(
+        &[
+            "--config",
+            &path,
+            "--dir",
+            &migrations,
+            "down",
+            "--database-url",
+            &url,
+        ],
+        &[],
+    );
+    assert_eq!(
+        down.status.code(),
+        Some(2),
+        "an irreversible migration still cannot be reverted"
+    );
+    assert!(
+        text(&down.stderr).contains("no down script"),
+        "{}",
+        text(&down.stderr)
+    );
+}

@@ -17,13 +17,18 @@ pub struct BaseComparison {
 }
 
 fn same_script(a: &Migration, b: &Migration) -> bool {
-    a.up.checksum == b.up.checksum && a.down.as_ref().map(|d| &d.checksum) == b.down.as_ref().map(|d| &d.checksum)
+    a.up.checksum == b.up.checksum
+        && a.down.as_ref().map(|d| &d.checksum) == b.down.as_ref().map(|d| &d.checksum)
 }
 
 /// Compares `head` (the branch) with `base`; `base_ref` names the base in messages.
 pub fn compare(head: &MigrationSet, base: &MigrationSet, base_ref: &str) -> BaseComparison {
     let mut out = BaseComparison::default();
-    let newest_on_base = base.iter().filter(|m| !m.repeatable).map(|m| &m.version).max();
+    let newest_on_base = base
+        .iter()
+        .filter(|m| !m.repeatable)
+        .map(|m| &m.version)
+        .max();
     for m in head {
         match base.get(&m.version) {
             Some(on_base) if on_base.name == m.name || on_base.up.path == m.up.path => {
@@ -31,7 +36,11 @@ pub fn compare(head: &MigrationSet, base: &MigrationSet, base_ref: &str) -> Base
                     out.unchanged.push(m.version.to_string());
                 } else {
                     out.cycled.push(m.version.to_string());
-                    let which = if m.up.checksum != on_base.up.checksum { &m.up.path } else { m.down.as_ref().map_or(&m.up.path, |d| &d.path) };
+                    let which = if m.up.checksum != on_base.up.checksum {
+                        &m.up.path
+                    } else {
+                        m.down.as_ref().map_or(&m.up.path, |d| &d.path)
+                    };
                     out.findings.push(Finding::new(
                         Code::ChangedOnBase,
                         which,
@@ -71,18 +80,48 @@ mod tests {
     use crate::migration::{Dir, SourceFile, read_dirs};
 
     fn set(files: &[(&str, &str)]) -> MigrationSet {
-        let dir = Dir { display: "m".into(), files: files.iter().map(|(n, t)| SourceFile { rel: (*n).into(), bytes: t.as_bytes().to_vec() }).collect() };
+        let dir = Dir {
+            display: "m".into(),
+            files: files
+                .iter()
+                .map(|(n, t)| SourceFile {
+                    rel: (*n).into(),
+                    bytes: t.as_bytes().to_vec(),
+                })
+                .collect(),
+        };
         read_dirs(&[dir], None).expect("reads").set
     }
 
     #[test]
     fn new_changed_reused_and_older_migrations_are_told_apart() {
-        let base = set(&[("1_a.sql", "SELECT 1;"), ("5_b.sql", "SELECT 5;"), ("7_c.sql", "SELECT 7;")]);
-        let head = set(&[("1_a.sql", "SELECT 1;"), ("5_b.sql", "SELECT 55;"), ("6_late.sql", "SELECT 6;"), ("7_other.sql", "SELECT 7;"), ("9_new.sql", "SELECT 9;")]);
+        let base = set(&[
+            ("1_a.sql", "SELECT 1;"),
+            ("5_b.sql", "SELECT 5;"),
+            ("7_c.sql", "SELECT 7;"),
+        ]);
+        let head = set(&[
+            ("1_a.sql", "SELECT 1;"),
+            ("5_b.sql", "SELECT 55;"),
+            ("6_late.sql", "SELECT 6;"),
+            ("7_other.sql", "SELECT 7;"),
+            ("9_new.sql", "SELECT 9;"),
+        ]);
         let c = compare(&head, &base, "origin/main");
         assert_eq!(c.unchanged, ["1"]);
         assert_eq!(c.cycled, ["5", "6", "7", "9"]);
-        let codes: Vec<(Code, &str)> = c.findings.iter().map(|f| (f.code, f.path.as_str())).collect();
-        assert_eq!(codes, [(Code::ChangedOnBase, "m/5_b.sql"), (Code::OlderThanBase, "m/6_late.sql"), (Code::VersionReused, "m/7_other.sql")]);
+        let codes: Vec<(Code, &str)> = c
+            .findings
+            .iter()
+            .map(|f| (f.code, f.path.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (Code::ChangedOnBase, "m/5_b.sql"),
+                (Code::OlderThanBase, "m/6_late.sql"),
+                (Code::VersionReused, "m/7_other.sql")
+            ]
+        );
     }
 }

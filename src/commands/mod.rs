@@ -112,7 +112,8 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<Outcome>>>(
 /// Reads the configured folders into one set (detecting the layout unless given).
 pub fn read(settings: &Settings) -> anyhow::Result<Reading> {
     let dirs = crate::source::read_dirs(&settings.dirs)?;
-    let reading = read_dirs(&dirs, settings.layout)?;
+    let mut reading = read_dirs(&dirs, settings.layout)?;
+    declared_irreversible(&mut reading, &settings.config.migrations.irreversible);
     settings.term.detail(&format!(
         "layout {}: {}",
         reading.detection.layout, reading.detection.reason
@@ -120,17 +121,42 @@ pub fn read(settings: &Settings) -> anyhow::Result<Reading> {
     Ok(reading)
 }
 
+/// Migrations declared irreversible in upcycle.toml have no down on purpose: their missing down
+/// is information, not an error.
+fn declared_irreversible(reading: &mut Reading, versions: &[String]) {
+    use crate::check::{Code, Severity};
+    use crate::history::same_version;
+    for finding in reading
+        .findings
+        .iter_mut()
+        .filter(|f| f.code == Code::MissingDown)
+    {
+        let declared = reading.set.iter().any(|m| {
+            (m.up.path == finding.path)
+                && versions.iter().any(|v| same_version(m.version.as_str(), v))
+        });
+        if declared {
+            finding.severity = Severity::Info;
+            finding.message = format!(
+                "{} (declared irreversible in upcycle.toml)",
+                finding.message
+            );
+        }
+    }
+}
+
 /// Reads the folders for a command that changes a database: findings of error severity make it
-/// refuse (exit 2) before anything connects, listing them.
+/// refuse (exit 2) before anything connects, listing them. A broken or missing down blocks `up`
+/// too: fix it, or declare the migration irreversible in upcycle.toml.
 pub fn read_for_apply(settings: &Settings) -> anyhow::Result<Reading> {
     let reading = read(settings)?;
-    if reading.has_errors() {
-        let errors: Vec<_> = reading
-            .findings
-            .iter()
-            .filter(|f| f.severity == crate::check::Severity::Error)
-            .cloned()
-            .collect();
+    let errors: Vec<_> = reading
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::check::Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
         bail!(
             "the migrations have {} error(s); nothing was applied. Fix them first (`upcycle list` shows them all):\n{}",
             errors.len(),

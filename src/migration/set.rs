@@ -19,7 +19,7 @@ pub struct Migration {
 impl Migration {
     /// `version_name`, the way people refer to a migration.
     pub fn label(&self) -> String {
-        if self.name.is_empty() {
+        if self.name.is_empty() || self.version.as_str().contains(&self.name) {
             self.version.to_string()
         } else {
             format!("{}_{}", self.version, self.name)

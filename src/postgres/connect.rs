@@ -69,7 +69,7 @@ impl ConnectSettings {
                     attempt += 1;
                 }
                 Err(e) => {
-                    return Err(anyhow::anyhow!("{}", scrub(&e.to_string(), &self.url)))
+                    return Err(anyhow::anyhow!("{}", scrub(&describe(&e), &self.url)))
                         .with_context(|| {
                             format!(
                                 "connecting to {} (attempt {attempt} of {})",
@@ -80,6 +80,18 @@ impl ConnectSettings {
                 }
             }
         }
+    }
+}
+
+/// A sqlx error as a person reads it: the server's message (and SQLSTATE) for database errors,
+/// without sqlx's suffix naming the server's own source line, which reads like a line of ours.
+pub fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_string(),
+        },
+        other => other.to_string(),
     }
 }
 

@@ -6,8 +6,8 @@ use super::escape;
 use crate::migration::{Direction, MigrationSet, Reading};
 use crate::plan::Plan;
 use crate::postgres::Tracking;
-use crate::postgres::tracking::HistoryMode;
 use crate::postgres::apply::StepDone;
+use crate::postgres::tracking::HistoryMode;
 use crate::settings::Format;
 
 /// `upcycle plan`.
@@ -142,7 +142,11 @@ pub fn dry_run(plan: &Plan, set: &MigrationSet, tracking: &Tracking) -> String {
         let track = match plan.direction {
             _ if tracking.mode != HistoryMode::Upcycle => format!(
                 "-- {} {} in {table} as {} does",
-                if plan.direction == Direction::Up { "record" } else { "remove" },
+                if plan.direction == Direction::Up {
+                    "record"
+                } else {
+                    "remove"
+                },
                 step.version,
                 tracking.mode.id()
             ),
