@@ -78,26 +78,26 @@ impl Config {
             message: e.message().to_string(),
         })?;
         for (name, env) in &config.environments {
-            if let Some(history) = &env.history {
-                if crate::postgres::tracking::HistoryMode::from_id(history).is_none() {
-                    return Err(ConfigError {
-                        path: path.into(),
-                        line: None,
-                        message: format!(
-                            "environments.{name}.history = \"{history}\" is not a history mode"
-                        ),
-                    });
-                }
-            }
-        }
-        if let Some(layout) = &config.migrations.layout {
-            if crate::migration::Layout::from_id(layout).is_none() {
+            if let Some(history) = &env.history
+                && crate::postgres::tracking::HistoryMode::from_id(history).is_none()
+            {
                 return Err(ConfigError {
                     path: path.into(),
                     line: None,
-                    message: format!("migrations.layout = \"{layout}\" is not a layout"),
+                    message: format!(
+                        "environments.{name}.history = \"{history}\" is not a history mode"
+                    ),
                 });
             }
+        }
+        if let Some(layout) = &config.migrations.layout
+            && crate::migration::Layout::from_id(layout).is_none()
+        {
+            return Err(ConfigError {
+                path: path.into(),
+                line: None,
+                message: format!("migrations.layout = \"{layout}\" is not a layout"),
+            });
         }
         Ok(config)
     }

@@ -34,8 +34,7 @@ pub fn next_version(numbering: Numbering, existing: &[Migration], now: DateTime<
         Numbering::NextInteger => {
             let last = existing
                 .iter()
-                .filter(|m| !m.repeatable)
-                .next_back()
+                .rfind(|m| !m.repeatable)
                 .map(|m| m.version.as_str().to_string());
             match last {
                 None => "1".into(),

@@ -159,7 +159,7 @@ pub async fn history(settings: &Settings, db: &DbSettings) -> anyhow::Result<Out
             for r in &rows {
                 let when = r.applied_at.map(|t| t.to_rfc3339()).unwrap_or_default();
                 out.push_str(
-                    &format!(
+                    format!(
                         "{}  {}  {:?}  {when}  {} ms  {}\n",
                         r.version,
                         r.name,

@@ -25,10 +25,11 @@ pub fn read(dir: &Dir, read: &mut Read) {
     let mut revisions = Vec::new();
     for file in dir.files.iter().filter(|f| recognise(f).is_some()) {
         read.claim(file);
-        if file.name().ends_with(".py") && file.name() != "env.py" {
-            if let Some(rev) = revision(&String::from_utf8_lossy(&file.bytes)) {
-                revisions.push(rev);
-            }
+        if file.name().ends_with(".py")
+            && file.name() != "env.py"
+            && let Some(rev) = revision(&String::from_utf8_lossy(&file.bytes))
+        {
+            revisions.push(rev);
         }
     }
     read.findings.push(Finding::new(

@@ -37,7 +37,7 @@ fn parse(name: &str) -> Option<(Kind, Result<Option<Version>, String>, String)> 
     let (version, desc) = stem[1..].split_once("__")?;
     let desc = desc.to_string();
     if kind == Kind::Repeatable {
-        return version.is_empty().then(|| (kind, Ok(None), desc));
+        return version.is_empty().then_some((kind, Ok(None), desc));
     }
     let dotted = version.replace('_', ".");
     let parts: Vec<&str> = dotted.split('.').collect();
@@ -118,10 +118,12 @@ fn script(
         tool_handles_copy: true,
     });
     read.findings.extend(findings);
-    if auto && !script.transaction.is_wrapped() && script.statements.len() > 1 {
-        if let Transaction::Unwrapped { reason } = &script.transaction {
-            read.findings.push(Finding::new(Code::NonTransactionalShared, &script.path, None, format!("{reason}, and the script has other statements; Flyway refuses to mix them unless `postgresql.transactional.lock=false` and `mixed=true`: give the statement its own migration")));
-        }
+    if auto
+        && !script.transaction.is_wrapped()
+        && script.statements.len() > 1
+        && let Transaction::Unwrapped { reason } = &script.transaction
+    {
+        read.findings.push(Finding::new(Code::NonTransactionalShared, &script.path, None, format!("{reason}, and the script has other statements; Flyway refuses to mix them unless `postgresql.transactional.lock=false` and `mixed=true`: give the statement its own migration")));
     }
     Some(script)
 }

@@ -55,8 +55,9 @@ fn script(dir: &Dir, file: &SourceFile, direction: Direction, read: &mut Read) -
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
-    let mut pairs: BTreeMap<u64, (String, String, Vec<&SourceFile>, Vec<&SourceFile>)> =
-        BTreeMap::new();
+    /// Version text, name (of the up), ups and downs of one version.
+    type Pair<'a> = (String, String, Vec<&'a SourceFile>, Vec<&'a SourceFile>);
+    let mut pairs: BTreeMap<u64, Pair<'_>> = BTreeMap::new();
     for file in dir.files.iter().filter(|f| f.parent().is_empty()) {
         let Some((text, version, name, is_up)) = parse(file.name()) else {
             continue;

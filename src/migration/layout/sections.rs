@@ -65,42 +65,6 @@ pub fn annotation(line: &str, prefix: &str) -> Option<(Direction, String)> {
     Some((direction, words.collect::<Vec<_>>().join(" ")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn goose(line: &str) -> Option<(Direction, String)> {
-        annotation(line, "+goose")
-    }
-
-    #[test]
-    fn sections_cover_the_file_from_their_directive() {
-        let text = "-- comment\n-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n";
-        let (found, before) = sections(text, goose);
-        assert_eq!(before, None);
-        assert_eq!(found.len(), 2);
-        assert_eq!((found[0].direction, found[0].line), (Direction::Up, 2));
-        assert_eq!(&text[found[0].range.clone()], "-- +goose Up\nSELECT 1;\n");
-        assert_eq!(&text[found[1].range.clone()], "-- +goose Down\nSELECT 2;\n");
-    }
-
-    #[test]
-    fn text_before_the_first_section_is_located() {
-        let (_, before) = sections("\nSELECT 0;\n-- +goose Up\n", goose);
-        assert_eq!(before, Some(2));
-    }
-
-    #[test]
-    fn annotations_need_their_word() {
-        assert!(goose("-- +goose Upgrade").is_none());
-        assert!(goose("--+goose UP").is_some());
-        assert_eq!(
-            annotation("-- +migrate Up notransaction", "+migrate").map(|a| a.1),
-            Some("notransaction".into())
-        );
-    }
-}
-
 /// What differs between the single-file layouts; `read_sectioned` does the rest.
 pub struct Sectioned {
     pub layout: super::Layout,
@@ -170,15 +134,15 @@ pub fn read_sectioned(dir: &super::Dir, read: &mut super::Read, cfg: &Sectioned)
         }
         let up = found.iter().find(|s| s.direction == Direction::Up);
         let down = found.iter().find(|s| s.direction == Direction::Down);
-        if let (Some(u), Some(d)) = (up, down) {
-            if d.line < u.line {
-                read.findings.push(Finding::new(
-                    Code::MissingSection,
-                    &path,
-                    Some(d.line),
-                    "the down section comes before the up section; the tool refuses the file",
-                ));
-            }
+        if let (Some(u), Some(d)) = (up, down)
+            && d.line < u.line
+        {
+            read.findings.push(Finding::new(
+                Code::MissingSection,
+                &path,
+                Some(d.line),
+                "the down section comes before the up section; the tool refuses the file",
+            ));
         }
         let build = |section: &Section, read: &mut super::Read| {
             let (script, findings) = Script::build(ScriptSpec {
@@ -237,4 +201,40 @@ pub fn leading_digits(file_name: &str) -> Option<(&str, String)> {
         .trim_end_matches(".sql")
         .trim_start_matches(['_', '-']);
     Some((&file_name[..end], rest.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn goose(line: &str) -> Option<(Direction, String)> {
+        annotation(line, "+goose")
+    }
+
+    #[test]
+    fn sections_cover_the_file_from_their_directive() {
+        let text = "-- comment\n-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n";
+        let (found, before) = sections(text, goose);
+        assert_eq!(before, None);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].direction, found[0].line), (Direction::Up, 2));
+        assert_eq!(&text[found[0].range.clone()], "-- +goose Up\nSELECT 1;\n");
+        assert_eq!(&text[found[1].range.clone()], "-- +goose Down\nSELECT 2;\n");
+    }
+
+    #[test]
+    fn text_before_the_first_section_is_located() {
+        let (_, before) = sections("\nSELECT 0;\n-- +goose Up\n", goose);
+        assert_eq!(before, Some(2));
+    }
+
+    #[test]
+    fn annotations_need_their_word() {
+        assert!(goose("-- +goose Upgrade").is_none());
+        assert!(goose("--+goose UP").is_some());
+        assert_eq!(
+            annotation("-- +migrate Up notransaction", "+migrate").map(|a| a.1),
+            Some("notransaction".into())
+        );
+    }
 }
