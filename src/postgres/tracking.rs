@@ -266,13 +266,15 @@ mod tests {
         let t = Tracking {
             schema: "my schema".into(),
             run_id: None,
+            mode: HistoryMode::Upcycle,
         };
         assert_eq!(t.table(), "\"my schema\".\"upcycle_migrations\"");
         assert_ne!(
             t.lock_key(),
             Tracking {
                 schema: "public".into(),
-                run_id: None
+                run_id: None,
+                mode: HistoryMode::Upcycle,
             }
             .lock_key()
         );
