@@ -2,6 +2,7 @@
 
 mod codes;
 mod finding;
+pub mod schema;
 
 pub use codes::{CODES, Code, CodeSpec};
 pub use finding::{Finding, Severity};
