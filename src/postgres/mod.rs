@@ -2,6 +2,7 @@
 //! migration lock, running scripts as their tools do, and applying a plan.
 
 pub mod apply;
+pub mod catalog;
 pub mod connect;
 pub mod execute;
 pub mod lock;
