@@ -3,6 +3,7 @@
 pub mod base;
 mod codes;
 mod finding;
+pub mod schema;
 
 pub use codes::{CODES, Code, CodeSpec};
 pub use finding::{Finding, Severity};

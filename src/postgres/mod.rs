@@ -3,6 +3,7 @@
 //! applying a plan.
 
 pub mod apply;
+pub mod catalog;
 pub mod compat;
 pub mod connect;
 pub mod execute;
