@@ -89,6 +89,13 @@ fn main() {
         upcycle_bin.display()
     );
 
+    // sqlx-cli reads `<v>_<name>.up.sql` folders too; time it when it is installed.
+    let sqlx_cli = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("sqlx"))
+            .find(|p| p.is_file())
+    });
+    let mut sqlxs = Vec::new();
     let (mut ours, mut psqls) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let url = rt.block_on(fresh(&server.url, &format!("bench_psql_{i}")));
@@ -119,6 +126,23 @@ fn main() {
             "upcycle up failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+
+        if let Some(sqlx) = &sqlx_cli {
+            let url = rt.block_on(fresh(&server.url, &format!("bench_sqlx_{i}")));
+            let start = Instant::now();
+            let out = Command::new(sqlx)
+                .args(["migrate", "run", "--source"])
+                .arg(&dir)
+                .args(["--database-url", &url])
+                .output()
+                .expect("sqlx");
+            sqlxs.push(start.elapsed());
+            assert!(
+                out.status.success(),
+                "sqlx migrate run failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
     let (a, b) = (median(ours), median(psqls));
     println!("upcycle up  median {:>8.1} ms", a.as_secs_f64() * 1000.0);
@@ -127,5 +151,14 @@ fn main() {
         "ratio {:.2}x (target: within 1.2x)",
         a.as_secs_f64() / b.as_secs_f64()
     );
+    match sqlxs.is_empty() {
+        true => println!(
+            "sqlx-cli: not installed (cargo install sqlx-cli --no-default-features --features postgres,rustls)"
+        ),
+        false => println!(
+            "sqlx migrate run median {:>8.1} ms",
+            median(sqlxs).as_secs_f64() * 1000.0
+        ),
+    }
     let _ = std::fs::remove_file(&floor_file);
 }
