@@ -1,6 +1,7 @@
 //! Findings: the one currency every check pays in (reading, integrity, lint, schema proofs).
 
 pub mod base;
+pub mod report;
 mod codes;
 mod finding;
 pub mod schema;

@@ -117,6 +117,28 @@ impl Plan {
         }
     }
 
+    /// A plan of exactly these migrations in this direction (the check's single steps, PR mode's
+    /// base): no reconciliation, no divergences.
+    pub fn of(direction: Direction, migrations: &[&crate::migration::Migration]) -> Option<Plan> {
+        let steps = migrations
+            .iter()
+            .map(|m| {
+                let script = match direction {
+                    Direction::Up => &m.up,
+                    Direction::Down => m.down.as_ref()?,
+                };
+                Some(Step {
+                    version: m.version.to_string(),
+                    name: m.name.clone(),
+                    path: script.path.clone(),
+                    checksum: script.checksum.to_string(),
+                    transaction: script.transaction.is_wrapped(),
+                })
+            })
+            .collect::<Option<Vec<Step>>>()?;
+        Some(Plan::new(direction, &Target::Default, steps, Vec::new()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

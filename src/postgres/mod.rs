@@ -6,6 +6,7 @@ pub mod apply;
 pub mod catalog;
 pub mod compat;
 pub mod connect;
+pub mod data;
 pub mod execute;
 pub mod lock;
 pub mod tracking;
