@@ -99,6 +99,27 @@ pub enum Command {
     Backups(BackupsArgs),
     /// Restore a backup into the database, in one transaction.
     Restore(RestoreArgs),
+    /// Start a throwaway PostgreSQL, run `select 1` in a fresh database, remove everything, and
+    /// say how long each step took (a diagnostic for the sandbox providers).
+    #[command(hide = true)]
+    SandboxProbe(SandboxArgs),
+}
+
+/// Where `check` gets its throwaway PostgreSQL.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Throwaway PostgreSQL provider [default: url when --sandbox-url is given, else auto].
+    #[arg(long, value_name = "PROVIDER", value_parser = clap::builder::PossibleValuesParser::new(crate::sandbox::PROVIDERS.iter().map(|p| p.id)))]
+    pub sandbox: Option<String>,
+    /// Image for `--sandbox docker`; it must be present locally (upcycle never pulls).
+    #[arg(long, value_name = "IMAGE", default_value = crate::sandbox::DEFAULT_IMAGE)]
+    pub sandbox_image: String,
+    /// Existing server for `--sandbox url`; a role that may create databases.
+    #[arg(long, value_name = "URL")]
+    pub sandbox_url: Option<String>,
+    /// Folder with initdb and postgres for `--sandbox local` [default: PATH, then /usr/lib/postgresql/*/bin].
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -322,8 +343,31 @@ impl DbArgs {
     }
 }
 
+impl SandboxArgs {
+    /// Validates into sandbox settings; `UPCYCLE_DOCKER_HOST` and `PATH` come from `env`.
+    pub fn settings(&self, env: &dyn Env) -> anyhow::Result<crate::sandbox::SandboxSettings> {
+        use crate::sandbox::Provider;
+        let provider = match (&self.sandbox, &self.sandbox_url) {
+            (Some(id), _) => Provider::from_id(id)
+                .ok_or_else(|| anyhow::anyhow!("--sandbox {id}: unknown provider"))?,
+            (None, Some(_)) => Provider::Url,
+            (None, None) => Provider::Auto,
+        };
+        if self.sandbox_url.is_some() && provider != Provider::Url {
+            anyhow::bail!("--sandbox-url is for --sandbox url, not --sandbox {provider}");
+        }
+        Ok(crate::sandbox::SandboxSettings {
+            provider,
+            image: self.sandbox_image.clone(),
+            pg_bin: self.pg_bin.clone(),
+            url: self.sandbox_url.clone(),
+            docker_host_override: env.var("UPCYCLE_DOCKER_HOST"),
+            path_var: env.var("PATH"),
+        })
+    }
+}
+
 impl Cli {
-    /// Validates the command line into settings; reads only what `env` gives.
     /// Validates the command line (and upcycle.toml) into settings; reads only what `env` gives.
     pub fn settings(&self, env: &dyn Env) -> anyhow::Result<Settings> {
         let g = &self.global;

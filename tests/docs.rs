@@ -25,3 +25,8 @@ fn checks_page_matches_the_code_table() {
 fn layouts_page_matches_the_layout_table() {
     check("docs/layouts.md", &upcycle::report::docs::layouts());
 }
+
+#[test]
+fn sandbox_page_matches_the_provider_table() {
+    check("docs/sandbox.md", &upcycle::report::docs::sandbox());
+}

@@ -7,6 +7,7 @@ pub mod list;
 pub mod migrate;
 pub mod new;
 pub mod plan;
+pub mod sandbox_probe;
 pub mod session;
 pub mod state;
 
@@ -70,6 +71,7 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
             &args.version,
             state::ForceKind::Baseline,
         )),
+        Command::SandboxProbe(args) => block_on(sandbox_probe::run(settings, &args.settings(env)?)),
     }
 }
 

@@ -52,3 +52,21 @@ pub fn layouts() -> String {
     }
     out
 }
+
+/// docs/sandbox.md.
+pub fn sandbox() -> String {
+    use crate::sandbox::PROVIDERS;
+    let mut out = String::from(
+        "# Sandbox providers\n\n<!-- generated from PROVIDERS in src/sandbox/mod.rs by tests/docs.rs -->\n\n",
+    );
+    out.push_str("`upcycle check` proves migrations on a throwaway PostgreSQL. `--sandbox` picks where it comes from; every check gets a fresh database there, dropped afterwards, and the server is removed when upcycle ends.\n\n");
+    out.push_str("| `--sandbox` | what it does |\n|---|---|\n");
+    for p in PROVIDERS {
+        out.push_str(&format!("| `{}` | {} |\n", p.id, p.description));
+    }
+    out.push_str(&format!(
+        "\nOptions: `--sandbox-image` (default `{}`), `--sandbox-url`, `--pg-bin`. `--sandbox-url` alone implies `--sandbox url`. `UPCYCLE_DOCKER_HOST` forces the host upcycle connects to for a docker sandbox (with the mapped port), when the detected one is wrong.\n",
+        crate::sandbox::DEFAULT_IMAGE
+    ));
+    out
+}

@@ -225,6 +225,11 @@ impl LocalServer {
         self.port
     }
 
+    /// The server's temp folder (data directory, socket, log), while it runs.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
     /// Stops the server (fast shutdown, then kill) and removes its folder.
     pub fn stop(&mut self) {
         self.kill_child();
