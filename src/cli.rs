@@ -70,6 +70,9 @@ pub enum FormatArg {
 /// What upcycle can do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Prove the migrations in a throwaway PostgreSQL: up, down, up again for each one, checking
+    /// that every down restores the exact schema. Exit 1 on findings.
+    Check(CheckArgs),
     /// List every migration with its version, layout, down, transaction mode and checksum, and
     /// what is wrong with the folder. Needs no database.
     List,
@@ -103,6 +106,25 @@ pub enum Command {
     /// say how long each step took (a diagnostic for the sandbox providers).
     #[command(hide = true)]
     SandboxProbe(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// PR mode: migrations already on this git ref are applied once; only new or changed ones
+    /// are cycled, and ordering against the base is checked.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// Also revert the whole set and apply it again.
+    #[arg(long)]
+    pub full_cycle: bool,
+    /// SQL that loads rows; their tables must keep them through every later up and down.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// The version after which the seed is loaded [default in PR mode: the newest on the base].
+    #[arg(long, value_name = "VERSION", requires = "seed")]
+    pub seed_at: Option<String>,
 }
 
 /// Where `check` gets its throwaway PostgreSQL.

@@ -1,9 +1,9 @@
 //! Findings: the one currency every check pays in (reading, integrity, lint, schema proofs).
 
 pub mod base;
-pub mod report;
 mod codes;
 mod finding;
+pub mod report;
 pub mod schema;
 
 pub use codes::{CODES, Code, CodeSpec};

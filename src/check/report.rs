@@ -41,7 +41,9 @@ pub struct MigrationCheck {
 impl MigrationCheck {
     /// Whether every step that ran passed and every comparison held.
     pub fn passed(&self) -> bool {
-        [&self.up, &self.down, &self.reup].iter().all(|s| s.as_ref().is_none_or(|s| s.ok))
+        [&self.up, &self.down, &self.reup]
+            .iter()
+            .all(|s| s.as_ref().is_none_or(|s| s.ok))
             && self.schema_restored != Some(false)
             && self.reup_matches != Some(false)
     }
@@ -94,7 +96,10 @@ impl CheckReport {
         let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
         let cycled: Vec<&MigrationCheck> = self.migrations.iter().filter(|m| m.cycled).collect();
         let not_checked = cycled.iter().filter(|m| m.up.is_none()).count();
-        let failed = cycled.iter().filter(|m| m.up.is_some() && !m.passed()).count();
+        let failed = cycled
+            .iter()
+            .filter(|m| m.up.is_some() && !m.passed())
+            .count();
         self.summary = Summary {
             migrations: self.migrations.len(),
             cycled: cycled.len(),
@@ -105,7 +110,8 @@ impl CheckReport {
             warnings: count(Severity::Warning),
             ms,
         };
-        self.findings.sort_by(|a, b| (a.severity, &a.path, a.line).cmp(&(b.severity, &b.path, b.line)));
+        self.findings
+            .sort_by(|a, b| (a.severity, &a.path, a.line).cmp(&(b.severity, &b.path, b.line)));
     }
 
     pub fn has_errors(&self) -> bool {

@@ -2,6 +2,7 @@
 //! commands run on a tokio runtime created here, the only one.
 
 pub mod backups;
+pub mod check;
 pub mod gate;
 pub mod list;
 pub mod migrate;
@@ -71,6 +72,17 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
             &args.version,
             state::ForceKind::Baseline,
         )),
+        Command::Check(args) => block_on(check::run(
+            settings,
+            &check::CheckOptions {
+                sandbox: args.sandbox.settings(env)?,
+                base: args.base.clone(),
+                full_cycle: args.full_cycle,
+                seed: args.seed.clone(),
+                seed_at: args.seed_at.clone(),
+                reproduce: reproduce(),
+            },
+        )),
         Command::SandboxProbe(args) => block_on(sandbox_probe::run(settings, &args.settings(env)?)),
     }
 }
@@ -99,6 +111,24 @@ fn backup_dir(
             .map_or_else(|| "backups".into(), std::path::PathBuf::from)),
         None => Ok("backups".into()),
     }
+}
+
+/// The command line as given, for "reproduce locally" (arguments quoted for a shell).
+fn reproduce() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = if i == 0 { "upcycle".to_string() } else { a };
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<Outcome>>>(

@@ -11,6 +11,6 @@ pub use files::{Dir, SourceFile};
 pub use layout::{
     Detection, LAYOUTS, Layout, LayoutSpec, NewMigration, Numbering, Reading, read_dirs,
 };
-pub use script::{Checksum, Direction, Execution, Script, ScriptSpec, Transaction, hex};
+pub use script::{Checksum, Direction, Execution, Script, ScriptSpec, Transaction, TxPolicy, hex};
 pub use set::{Migration, MigrationSet};
 pub use version::{Part, Version};

@@ -1,5 +1,6 @@
 //! Reports: what people and machines read, rendered from domain values. Pure: no I/O.
 
+pub mod check;
 pub mod docs;
 pub mod escape;
 pub mod list;
