@@ -440,10 +440,8 @@ async fn cycle(
     let mut current = initial.clone();
     let set: Vec<&Migration> = reading.set.iter().collect();
     let mut seeded = seed.is_some_and(|s| s.after.is_empty());
-    if seeded {
-        if let Some(seed) = seed {
-            seed.load(&mut lab.conn).await?;
-        }
+    if seeded && let Some(seed) = seed {
+        seed.load(&mut lab.conn).await?;
     }
     let mut stopped = false;
     for (k, m) in set.iter().enumerate() {
