@@ -102,6 +102,9 @@ pub enum Command {
     Backups(BackupsArgs),
     /// Restore a backup into the database, in one transaction.
     Restore(RestoreArgs),
+    /// Run as the GitHub Action (the container's entrypoint): reads the INPUT_* and GITHUB_*
+    /// variables, writes annotations, outputs, the job summary and the PR comment.
+    Action,
     /// Start a throwaway PostgreSQL, run `select 1` in a fresh database, remove everything, and
     /// say how long each step took (a diagnostic for the sandbox providers).
     #[command(hide = true)]
@@ -392,7 +395,15 @@ impl SandboxArgs {
 impl Cli {
     /// Validates the command line (and upcycle.toml) into settings; reads only what `env` gives.
     pub fn settings(&self, env: &dyn Env) -> anyhow::Result<Settings> {
-        let g = &self.global;
+        self.global.settings(env)
+    }
+}
+
+impl GlobalArgs {
+    /// Validates the global options (and upcycle.toml) into settings; the Action builds its
+    /// `GlobalArgs` from its inputs and comes through here too.
+    pub fn settings(&self, env: &dyn Env) -> anyhow::Result<Settings> {
+        let g = self;
         let verbosity = if g.quiet {
             Verbosity::Quiet
         } else if g.verbose {

@@ -1,16 +1,18 @@
 //! upcycle: make PostgreSQL schema migrations safe to ship.
 //!
 //! The crate is a pure domain (`migration`, `sql`, `check`, `report`) with I/O at the edges
-//! (`source`, `term`, and later `postgres`, `sandbox`, `github`). Entry edges (`cli`) turn the
-//! outside world into validated settings; `commands` orchestrate; `main` only maps the outcome
-//! to an exit code.
+//! (`source`, `term`, `postgres`, `sandbox`, `github`). Entry edges (`cli`, and `action` for
+//! the GitHub Action) turn the outside world into validated settings; `commands` orchestrate;
+//! `main` only maps the outcome to an exit code.
 
+pub mod action;
 pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod env;
+pub mod github;
 pub mod history;
 pub mod migration;
 pub mod plan;

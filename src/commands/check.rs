@@ -294,7 +294,23 @@ fn data_findings(
         .collect()
 }
 
+/// Runs the check and prints its report in the settings' format; exit 1 on error findings.
 pub async fn run(settings: &Settings, options: &CheckOptions) -> anyhow::Result<Outcome> {
+    let report = report(settings, options).await?;
+    settings.term.out(&report::check::render(
+        &report,
+        settings.format,
+        &settings.term,
+    ));
+    Ok(if report.has_errors() {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Runs the check and returns its report (the Action renders it its own way).
+pub async fn report(settings: &Settings, options: &CheckOptions) -> anyhow::Result<CheckReport> {
     let started = Instant::now();
     let reading = super::read(settings)?;
     let mut findings = reading.findings.clone();
@@ -394,16 +410,7 @@ pub async fn run(settings: &Settings, options: &CheckOptions) -> anyhow::Result<
     findings.append(&mut report.findings);
     report.findings = findings;
     report.summarize(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    settings.term.out(&report::check::render(
-        &report,
-        settings.format,
-        &settings.term,
-    ));
-    Ok(if report.has_errors() {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    })
+    Ok(report)
 }
 
 fn pending(m: &Migration) -> MigrationCheck {

@@ -84,6 +84,9 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
             },
         )),
         Command::SandboxProbe(args) => block_on(sandbox_probe::run(settings, &args.settings(env)?)),
+        Command::Action => {
+            crate::action::run(env, &|p: &std::path::Path| std::fs::read_to_string(p))
+        }
     }
 }
 
@@ -115,12 +118,21 @@ fn backup_dir(
 
 /// The command line as given, for "reproduce locally" (arguments quoted for a shell).
 fn reproduce() -> String {
-    std::env::args()
-        .enumerate()
-        .map(|(i, a)| {
-            let a = if i == 0 { "upcycle".to_string() } else { a };
-            if a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+    shell_line(
+        std::env::args()
+            .enumerate()
+            .map(|(i, a)| if i == 0 { "upcycle".to_string() } else { a }),
+    )
+}
+
+/// Words joined into one shell command line, each quoted when it needs to be.
+pub fn shell_line(words: impl IntoIterator<Item = String>) -> String {
+    words
+        .into_iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
             {
                 a
             } else {
@@ -131,9 +143,10 @@ fn reproduce() -> String {
         .join(" ")
 }
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<Outcome>>>(
+/// Runs `future` on the one tokio runtime (the Action uses it too).
+pub fn block_on<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     future: F,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

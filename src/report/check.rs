@@ -1,6 +1,7 @@
 //! The check report as text (terminal), JSON (stable; docs/json.md) and markdown (the PR
 //! comment body: verdict first, everything from files escaped, diffs collapsed).
 
+use super::comment::CommentParts;
 use super::escape;
 use crate::check::Severity;
 use crate::check::report::{CheckReport, MigrationCheck, StepOutcome};
@@ -92,29 +93,37 @@ fn status(m: &MigrationCheck) -> &'static str {
     }
 }
 
-/// The PR comment body (the Action adds its marker and trims it to GitHub's budget).
+/// The markdown report (the PR comment body, before the Action adds its marker and fits it to
+/// GitHub's budget).
 pub fn markdown(report: &CheckReport) -> String {
+    markdown_parts(report).full()
+}
+
+/// The markdown report in the parts a PR comment may drop to fit.
+pub fn markdown_parts(report: &CheckReport) -> CommentParts {
     let icon = if report.has_errors() { "❌" } else { "✅" };
-    let mut out = format!(
+    let mut summary = format!(
         "### {icon} upcycle check: {}\n\n",
         escape::markdown(&verdict(report))
     );
-    out.push_str(&format!(
+    summary.push_str(&format!(
         "Layout `{}` · sandbox {}",
         report.layout,
         escape::markdown(&report.sandbox)
     ));
     if let Some(base) = &report.base {
-        out.push_str(&format!(" · base `{}`", escape::markdown(base)));
+        summary.push_str(&format!(" · base `{}`", escape::markdown(base)));
     }
-    out.push_str("\n\n| | version | name | transaction | up | down | up again | schema restored |\n|---|---|---|---|---|---|---|---|\n");
+    let mut table = String::from(
+        "\n\n| | version | name | transaction | up | down | up again | schema restored |\n|---|---|---|---|---|---|---|---|\n",
+    );
     for m in report.migrations.iter().filter(|m| m.cycled) {
         let restored = match m.schema_restored {
             Some(true) => "yes",
             Some(false) => "**no**",
             None => "-",
         };
-        out.push_str(&format!(
+        table.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             status(m),
             escape::markdown(&m.version),
@@ -126,47 +135,52 @@ pub fn markdown(report: &CheckReport) -> String {
             restored
         ));
     }
-    let errors: Vec<_> = report
+    let findings = report
         .findings
         .iter()
         .filter(|f| f.severity != Severity::Info)
-        .collect();
-    if !errors.is_empty() {
-        out.push_str("\n#### Findings\n\n");
-        for f in errors {
-            out.push_str(&format!(
+        .map(|f| {
+            format!(
                 "- **{}** `{}` {}: {}\n",
                 f.severity.as_str(),
                 f.code,
                 escape::markdown(&f.location()),
                 escape::markdown(&f.message)
-            ));
-        }
-    }
+            )
+        })
+        .collect();
+    let mut details = String::new();
     for m in report
         .migrations
         .iter()
         .filter(|m| !m.diff.is_empty() || !m.reup_diff.is_empty())
     {
         let lines: Vec<&String> = m.diff.iter().chain(m.reup_diff.iter()).collect();
-        out.push_str(&format!(
+        details.push_str(&format!(
             "\n<details><summary>Schema diff of {} {} ({} difference(s))</summary>\n\n",
             escape::markdown(&m.version),
             escape::markdown(&m.name),
             lines.len()
         ));
-        out.push_str(&escape::code_block(
+        details.push_str(&escape::code_block(
             &lines
                 .iter()
                 .map(|l| l.as_str())
                 .collect::<Vec<_>>()
                 .join("\n"),
         ));
-        out.push_str("\n\n</details>\n");
+        details.push_str("\n\n</details>\n");
     }
-    out.push_str(&format!(
-        "\nReproduce locally:\n\n{}\n",
-        escape::code_block(&report.reproduce)
-    ));
-    out
+    CommentParts {
+        summary,
+        table,
+        findings_heading: "\n#### Findings\n\n".into(),
+        findings,
+        details,
+        footer: format!(
+            "\nReproduce locally:\n\n{}\n",
+            escape::code_block(&report.reproduce)
+        ),
+        ..CommentParts::default()
+    }
 }

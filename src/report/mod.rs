@@ -1,6 +1,7 @@
 //! Reports: what people and machines read, rendered from domain values. Pure: no I/O.
 
 pub mod check;
+pub mod comment;
 pub mod docs;
 pub mod escape;
 pub mod list;

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::comment::CommentParts;
 use super::escape;
 use crate::migration::{Direction, MigrationSet, Reading};
 use crate::plan::Plan;
@@ -69,6 +70,47 @@ pub fn render(plan: &Plan, reading: &Reading, format: Format) -> String {
             out.push_str(&format!("plan digest {}\n", plan.digest));
             out
         }
+    }
+}
+
+/// A plan as a PR comment in parts (the Action's `command: plan`): `title` names the target
+/// (the environment), then the pending migrations and the divergences.
+pub fn markdown_parts(plan: &Plan, title: &str) -> CommentParts {
+    let icon = if plan.divergences.is_empty() {
+        "📋"
+    } else {
+        "⚠️"
+    };
+    let summary = format!(
+        "### {icon} {}\n\n**{} pending migration(s)** · plan digest `{}`",
+        escape::markdown(title),
+        plan.steps.len(),
+        plan.digest
+    );
+    let mut table = String::new();
+    if !plan.steps.is_empty() {
+        table.push_str("\n\n| version | name | transaction | script |\n|---|---|---|---|\n");
+        for s in &plan.steps {
+            table.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                escape::markdown(&s.version),
+                escape::markdown(&s.name),
+                if s.transaction { "yes" } else { "no" },
+                escape::markdown(&s.path)
+            ));
+        }
+    }
+    CommentParts {
+        summary,
+        table,
+        findings_heading: "\n#### Divergences\n\n".into(),
+        findings: plan
+            .divergences
+            .iter()
+            .map(|d| format!("- {}\n", escape::markdown(&d.describe())))
+            .collect(),
+        footer: "\n".into(),
+        ..CommentParts::default()
     }
 }
 
