@@ -240,11 +240,15 @@ fn diff_lines(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<String> {
         .collect()
 }
 
+/// Whether a diff line only says that the columns of a table are in another order.
+fn is_order_line(line: &str) -> bool {
+    line.starts_with("column order of ")
+}
+
 /// `schema-not-restored` for real differences, `column-order` when only the order differs.
 fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
-    let (order, other): (Vec<&String>, Vec<&String>) = lines
-        .iter()
-        .partition(|l| l.starts_with("column order of "));
+    let (order, other): (Vec<&String>, Vec<&String>) =
+        lines.iter().partition(|l| is_order_line(l));
     let summary = |ls: &[&String]| {
         ls.iter()
             .take(3)
@@ -376,7 +380,11 @@ pub async fn run(settings: &Settings, options: &CheckOptions) -> anyhow::Result<
             warnings: 0,
             ms: 0,
         },
-        reproduce: options.reproduce.clone(),
+        // The command line may hold the --sandbox-url password; the report goes into PR comments.
+        reproduce: match &options.sandbox.url {
+            Some(url) => crate::postgres::url::scrub(&options.reproduce, url),
+            None => options.reproduce.clone(),
+        },
     };
     let outcome = cycle(
         settings,
@@ -443,8 +451,21 @@ async fn cycle(
     if seeded && let Some(seed) = seed {
         seed.load(&mut lab.conn).await?;
     }
+    // The newest migration that cannot be reverted (declared irreversible, or without a down):
+    // the full cycle goes down to the schema right after it, not below.
+    let floor = set.iter().rposition(|m| {
+        !m.repeatable
+            && (m.down.is_none()
+                || irreversible
+                    .iter()
+                    .any(|v| same_version(m.version.as_str(), v)))
+    });
+    let mut floor_schema = floor.is_none().then(|| initial.clone());
     let mut stopped = false;
     for (k, m) in set.iter().enumerate() {
+        if floor.is_some() && floor == k.checked_sub(1) {
+            floor_schema = Some(current.clone());
+        }
         let mut check = pending(m);
         if stopped {
             report.migrations.push(check);
@@ -532,7 +553,8 @@ async fn cycle(
                     }
                     let restored = lab.snapshot().await?;
                     check.diff = diff_lines(&current, &restored);
-                    check.schema_restored = Some(check.diff.is_empty());
+                    // Only the column order differing is a warning (column-order), not a failure.
+                    check.schema_restored = Some(check.diff.iter().all(|l| is_order_line(l)));
                     report
                         .findings
                         .extend(restoration_findings(&check.diff, &down_script.path));
@@ -607,9 +629,19 @@ async fn cycle(
     }
     if !stopped {
         integrity(&mut lab, reading, report).await?;
+        if floor.is_some() && floor == set.len().checked_sub(1) {
+            floor_schema = Some(current.clone());
+        }
         if options.full_cycle {
+            let floor = Floor {
+                version: floor.map(|k| set[k].version.to_string()),
+                above: floor.map_or(usize::MAX, |k| {
+                    set[k + 1..].iter().filter(|m| !m.repeatable).count()
+                }),
+                schema: floor_schema.unwrap_or(initial),
+            };
             report.full_cycle =
-                Some(full_cycle(&mut lab, reading, &initial, &current, report).await?);
+                Some(full_cycle(&mut lab, reading, &floor, &current, report).await?);
         }
     }
     connect::close(lab.conn).await;
@@ -665,17 +697,27 @@ async fn integrity(
     Ok(())
 }
 
-/// Down the whole set, compare with the schema before the first migration, up again.
+/// How far down the full cycle goes: to the schema before the first migration, or right after
+/// the newest migration that cannot be reverted.
+struct Floor {
+    version: Option<String>,
+    /// How many migrations the full cycle reverts (all of them without a floor).
+    above: usize,
+    schema: SchemaSnapshot,
+}
+
+/// Down the whole set (down to the floor), compare with the schema there, up again.
 async fn full_cycle(
     lab: &mut Lab<'_>,
     reading: &Reading,
-    initial: &SchemaSnapshot,
+    floor: &Floor,
     last: &SchemaSnapshot,
     report: &mut CheckReport,
 ) -> anyhow::Result<FullCycle> {
+    let initial = &floor.schema;
     let history = lab.tracking.read(&mut lab.conn).await?;
     let where_ = reading.dirs.first().cloned().unwrap_or_default();
-    let plan = match plan_down(&reading.set, &history, &Target::Count(usize::MAX)) {
+    let plan = match plan_down(&reading.set, &history, &Target::Count(floor.above)) {
         Ok(plan) => plan,
         Err(e) => {
             return Ok(FullCycle {
@@ -718,8 +760,12 @@ async fn full_cycle(
             &where_,
             None,
             format!(
-                "after every down, {} object(s) differ from the empty schema: {}",
+                "after every down, {} object(s) differ from {}: {}",
                 lines.len(),
+                floor.version.as_ref().map_or_else(
+                    || "the empty schema".to_string(),
+                    |v| format!("the schema after {v}, the newest migration that cannot be reverted")
+                ),
                 lines.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
             ),
         ));

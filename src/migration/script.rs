@@ -175,6 +175,7 @@ impl Script {
                 None => Transaction::Wrapped,
             },
         };
+        findings.extend(syntax_findings(&spec.path, &text, &split));
         let pieces = split.statements.len();
         for (line, reason) in &non_tx {
             if transaction.is_wrapped() {
@@ -206,6 +207,26 @@ impl Script {
         };
         (script, findings)
     }
+}
+
+/// squawk's parser on each SQL statement: what it cannot read becomes a `syntax` warning at the
+/// line it points to (the sandbox check, on a real server, has the final word).
+fn syntax_findings(path: &str, text: &str, split: &sql::Split) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !split.problems.is_empty() {
+        // An unterminated quote or comment is already reported; the parser would repeat it.
+        return out;
+    }
+    for statement in split.sql() {
+        let body = &text[statement.range.clone()];
+        let parsed = squawk_syntax::SourceFile::parse(body);
+        if let Some(error) = parsed.errors().first() {
+            let offset = statement.range.start + usize::from(error.range().start());
+            let line = sql::LineIndex::new(text).line(offset.min(text.len())) + statement.line - sql::LineIndex::new(text).line(statement.range.start);
+            out.push(Finding::new(Code::Syntax, path, Some(line), format!("the SQL parser cannot read this statement: {}", error.message())));
+        }
+    }
+    out
 }
 
 fn lex_findings(spec: &ScriptSpec, split: &sql::Split) -> Vec<Finding> {
