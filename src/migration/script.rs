@@ -358,6 +358,15 @@ mod tests {
     }
 
     #[test]
+    fn statements_the_parser_cannot_read_are_syntax_warnings_at_their_line() {
+        let mut s = spec("SELECT 1;\n\nALTER TABLE t\n  DROP_COLUMN x;\n", TxPolicy::Declared(None), Execution::WholeScript);
+        s.first_line = 10;
+        let (_, f) = Script::build(s);
+        assert_eq!(codes(&f), vec![(Code::Syntax, Some(13))]);
+        assert_eq!(f[0].severity, crate::check::Severity::Warning);
+    }
+
+    #[test]
     fn empty_and_comment_only_scripts_are_empty() {
         let (_, f) = Script::build(spec(
             "-- nothing here\n\n",
