@@ -247,8 +247,7 @@ fn is_order_line(line: &str) -> bool {
 
 /// `schema-not-restored` for real differences, `column-order` when only the order differs.
 fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
-    let (order, other): (Vec<&String>, Vec<&String>) =
-        lines.iter().partition(|l| is_order_line(l));
+    let (order, other): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_order_line(l));
     let summary = |ls: &[&String]| {
         ls.iter()
             .take(3)
@@ -764,7 +763,9 @@ async fn full_cycle(
                 lines.len(),
                 floor.version.as_ref().map_or_else(
                     || "the empty schema".to_string(),
-                    |v| format!("the schema after {v}, the newest migration that cannot be reverted")
+                    |v| format!(
+                        "the schema after {v}, the newest migration that cannot be reverted"
+                    )
                 ),
                 lines.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
             ),

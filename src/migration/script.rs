@@ -222,8 +222,17 @@ fn syntax_findings(path: &str, text: &str, split: &sql::Split) -> Vec<Finding> {
         let parsed = squawk_syntax::SourceFile::parse(body);
         if let Some(error) = parsed.errors().first() {
             let offset = statement.range.start + usize::from(error.range().start());
-            let line = sql::LineIndex::new(text).line(offset.min(text.len())) + statement.line - sql::LineIndex::new(text).line(statement.range.start);
-            out.push(Finding::new(Code::Syntax, path, Some(line), format!("the SQL parser cannot read this statement: {}", error.message())));
+            let line = sql::LineIndex::new(text).line(offset.min(text.len())) + statement.line
+                - sql::LineIndex::new(text).line(statement.range.start);
+            out.push(Finding::new(
+                Code::Syntax,
+                path,
+                Some(line),
+                format!(
+                    "the SQL parser cannot read this statement: {}",
+                    error.message()
+                ),
+            ));
         }
     }
     out
@@ -359,7 +368,11 @@ mod tests {
 
     #[test]
     fn statements_the_parser_cannot_read_are_syntax_warnings_at_their_line() {
-        let mut s = spec("SELECT 1;\n\nALTER TABLE t\n  DROP_COLUMN x;\n", TxPolicy::Declared(None), Execution::WholeScript);
+        let mut s = spec(
+            "SELECT 1;\n\nALTER TABLE t\n  DROP_COLUMN x;\n",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        );
         s.first_line = 10;
         let (_, f) = Script::build(s);
         assert_eq!(codes(&f), vec![(Code::Syntax, Some(13))]);
