@@ -427,6 +427,7 @@ fn pending(m: &Migration) -> MigrationCheck {
         reup_matches: None,
         diff: Vec::new(),
         reup_diff: Vec::new(),
+        errors: 0,
     }
 }
 
@@ -466,6 +467,7 @@ async fn cycle(
             floor_schema = Some(current.clone());
         }
         let mut check = pending(m);
+        let findings_before = report.findings.len();
         if stopped {
             report.migrations.push(check);
             continue;
@@ -487,6 +489,10 @@ async fn cycle(
                 "✗ {}: up failed; later migrations are not checked",
                 m.label()
             ));
+            check.errors = report.findings[findings_before..]
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
             report.migrations.push(check);
             stopped = true;
             continue;
@@ -494,6 +500,10 @@ async fn cycle(
         let after = lab.snapshot().await?;
         if !check.cycled {
             current = after;
+            check.errors = report.findings[findings_before..]
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
             report.migrations.push(check);
             continue;
         }
@@ -620,6 +630,10 @@ async fn cycle(
             ms(&check.down),
             ms(&check.reup)
         ));
+        check.errors = report.findings[findings_before..]
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
         report.migrations.push(check);
         if let Some(seed) = seed.filter(|s| same_version(m.version.as_str(), &s.after)) {
             seed.load(&mut lab.conn).await?;
@@ -719,6 +733,12 @@ async fn full_cycle(
     let plan = match plan_down(&reading.set, &history, &Target::Count(floor.above)) {
         Ok(plan) => plan,
         Err(e) => {
+            report.findings.push(Finding::new(
+                Code::DownFailed,
+                &where_,
+                None,
+                format!("the full down-all pass cannot start: {e}"),
+            ));
             return Ok(FullCycle {
                 down: StepOutcome {
                     ok: false,

@@ -115,7 +115,14 @@ fn backup_dir(
 
 /// The command line as given, for "reproduce locally" (arguments quoted for a shell).
 fn reproduce() -> String {
+    let mut skip_next = false;
     std::env::args()
+        .filter(|a| {
+            // The output format is the caller's business, not part of reproducing the check.
+            let skip = skip_next || a == "--format" || a.starts_with("--format=");
+            skip_next = a == "--format";
+            !skip
+        })
         .enumerate()
         .map(|(i, a)| {
             let a = if i == 0 { "upcycle".to_string() } else { a };
