@@ -44,11 +44,13 @@ fn main() {
         .block_on(LocalServer::start(&LocalOptions {
             bin: None,
             path_var: std::env::var("PATH").ok(),
+            ..Default::default()
         }))
         .expect("local server");
     let bin = upcycle::sandbox::local::find_bin(&LocalOptions {
         bin: None,
         path_var: std::env::var("PATH").ok(),
+        ..Default::default()
     })
     .expect("bin");
     let psql = if bin.join("psql").is_file() {

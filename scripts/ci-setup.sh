@@ -35,4 +35,15 @@ t0=$(now_s)
 "$here/build-pg-image.sh" --suite bookworm
 log "step image: $(elapsed "$t0") s"
 
+# The real tools, for the tests that cross-check upcycle's compatible tracking tables with them
+# (each test skips, saying so, when its tool is absent). diesel_cli is left out: 8 min to build.
+t0=$(now_s)
+if ! command -v dbmate >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    npm install -g --silent dbmate >/dev/null 2>&1 || log "dbmate: npm install failed; its cross-check will skip"
+fi
+if ! command -v sqlx >/dev/null 2>&1 && [[ "${UPCYCLE_SKIP_TOOLS:-0}" != 1 ]]; then
+    cargo install --quiet --locked sqlx-cli --no-default-features --features postgres,rustls >/dev/null 2>&1 || log "sqlx-cli: install failed; its cross-check will skip"
+fi
+log "step tools (dbmate, sqlx-cli): $(elapsed "$t0") s"
+
 log "done in $(elapsed "$t_all") s"

@@ -265,6 +265,7 @@ async fn private_server() -> LocalServer {
     LocalServer::start(&LocalOptions {
         bin: None,
         path_var: std::env::var("PATH").ok(),
+        ..Default::default()
     })
     .await
     .expect("start a private PostgreSQL")

@@ -363,6 +363,7 @@ async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
     let server = upcycle::sandbox::LocalServer::start(&upcycle::sandbox::LocalOptions {
         bin: None,
         path_var: std::env::var("PATH").ok(),
+        ..Default::default()
     })
     .await
     .expect("a server to play the existing one");

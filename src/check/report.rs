@@ -36,6 +36,8 @@ pub struct MigrationCheck {
     pub diff: Vec<String>,
     /// After the first up → after the second.
     pub reup_diff: Vec<String>,
+    /// Findings of error severity about this migration (data lost, an irreversible down that ran, …).
+    pub errors: usize,
 }
 
 impl MigrationCheck {
@@ -46,6 +48,7 @@ impl MigrationCheck {
             .all(|s| s.as_ref().is_none_or(|s| s.ok))
             && self.schema_restored != Some(false)
             && self.reup_matches != Some(false)
+            && self.errors == 0
     }
 }
 

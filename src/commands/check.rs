@@ -240,11 +240,14 @@ fn diff_lines(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<String> {
         .collect()
 }
 
+/// Whether a diff line only says that the columns of a table are in another order.
+fn is_order_line(line: &str) -> bool {
+    line.starts_with("column order of ")
+}
+
 /// `schema-not-restored` for real differences, `column-order` when only the order differs.
 fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
-    let (order, other): (Vec<&String>, Vec<&String>) = lines
-        .iter()
-        .partition(|l| l.starts_with("column order of "));
+    let (order, other): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_order_line(l));
     let summary = |ls: &[&String]| {
         ls.iter()
             .take(3)
@@ -392,7 +395,11 @@ pub async fn report(settings: &Settings, options: &CheckOptions) -> anyhow::Resu
             warnings: 0,
             ms: 0,
         },
-        reproduce: options.reproduce.clone(),
+        // The command line may hold the --sandbox-url password; the report goes into PR comments.
+        reproduce: match &options.sandbox.url {
+            Some(url) => crate::postgres::url::scrub(&options.reproduce, url),
+            None => options.reproduce.clone(),
+        },
     };
     let outcome = cycle(
         settings,
@@ -427,6 +434,7 @@ fn pending(m: &Migration) -> MigrationCheck {
         reup_matches: None,
         diff: Vec::new(),
         reup_diff: Vec::new(),
+        errors: 0,
     }
 }
 
@@ -450,9 +458,23 @@ async fn cycle(
     if seeded && let Some(seed) = seed {
         seed.load(&mut lab.conn).await?;
     }
+    // The newest migration that cannot be reverted (declared irreversible, or without a down):
+    // the full cycle goes down to the schema right after it, not below.
+    let floor = set.iter().rposition(|m| {
+        !m.repeatable
+            && (m.down.is_none()
+                || irreversible
+                    .iter()
+                    .any(|v| same_version(m.version.as_str(), v)))
+    });
+    let mut floor_schema = floor.is_none().then(|| initial.clone());
     let mut stopped = false;
     for (k, m) in set.iter().enumerate() {
+        if floor.is_some() && floor == k.checked_sub(1) {
+            floor_schema = Some(current.clone());
+        }
         let mut check = pending(m);
+        let findings_before = report.findings.len();
         if stopped {
             report.migrations.push(check);
             continue;
@@ -474,6 +496,10 @@ async fn cycle(
                 "✗ {}: up failed; later migrations are not checked",
                 m.label()
             ));
+            check.errors = report.findings[findings_before..]
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
             report.migrations.push(check);
             stopped = true;
             continue;
@@ -481,6 +507,10 @@ async fn cycle(
         let after = lab.snapshot().await?;
         if !check.cycled {
             current = after;
+            check.errors = report.findings[findings_before..]
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
             report.migrations.push(check);
             continue;
         }
@@ -539,7 +569,8 @@ async fn cycle(
                     }
                     let restored = lab.snapshot().await?;
                     check.diff = diff_lines(&current, &restored);
-                    check.schema_restored = Some(check.diff.is_empty());
+                    // Only the column order differing is a warning (column-order), not a failure.
+                    check.schema_restored = Some(check.diff.iter().all(|l| is_order_line(l)));
                     report
                         .findings
                         .extend(restoration_findings(&check.diff, &down_script.path));
@@ -606,6 +637,10 @@ async fn cycle(
             ms(&check.down),
             ms(&check.reup)
         ));
+        check.errors = report.findings[findings_before..]
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
         report.migrations.push(check);
         if let Some(seed) = seed.filter(|s| same_version(m.version.as_str(), &s.after)) {
             seed.load(&mut lab.conn).await?;
@@ -614,9 +649,19 @@ async fn cycle(
     }
     if !stopped {
         integrity(&mut lab, reading, report).await?;
+        if floor.is_some() && floor == set.len().checked_sub(1) {
+            floor_schema = Some(current.clone());
+        }
         if options.full_cycle {
+            let floor = Floor {
+                version: floor.map(|k| set[k].version.to_string()),
+                above: floor.map_or(usize::MAX, |k| {
+                    set[k + 1..].iter().filter(|m| !m.repeatable).count()
+                }),
+                schema: floor_schema.unwrap_or(initial),
+            };
             report.full_cycle =
-                Some(full_cycle(&mut lab, reading, &initial, &current, report).await?);
+                Some(full_cycle(&mut lab, reading, &floor, &current, report).await?);
         }
     }
     connect::close(lab.conn).await;
@@ -672,19 +717,35 @@ async fn integrity(
     Ok(())
 }
 
-/// Down the whole set, compare with the schema before the first migration, up again.
+/// How far down the full cycle goes: to the schema before the first migration, or right after
+/// the newest migration that cannot be reverted.
+struct Floor {
+    version: Option<String>,
+    /// How many migrations the full cycle reverts (all of them without a floor).
+    above: usize,
+    schema: SchemaSnapshot,
+}
+
+/// Down the whole set (down to the floor), compare with the schema there, up again.
 async fn full_cycle(
     lab: &mut Lab<'_>,
     reading: &Reading,
-    initial: &SchemaSnapshot,
+    floor: &Floor,
     last: &SchemaSnapshot,
     report: &mut CheckReport,
 ) -> anyhow::Result<FullCycle> {
+    let initial = &floor.schema;
     let history = lab.tracking.read(&mut lab.conn).await?;
     let where_ = reading.dirs.first().cloned().unwrap_or_default();
-    let plan = match plan_down(&reading.set, &history, &Target::Count(usize::MAX)) {
+    let plan = match plan_down(&reading.set, &history, &Target::Count(floor.above)) {
         Ok(plan) => plan,
         Err(e) => {
+            report.findings.push(Finding::new(
+                Code::DownFailed,
+                &where_,
+                None,
+                format!("the full down-all pass cannot start: {e}"),
+            ));
             return Ok(FullCycle {
                 down: StepOutcome {
                     ok: false,
@@ -725,8 +786,14 @@ async fn full_cycle(
             &where_,
             None,
             format!(
-                "after every down, {} object(s) differ from the empty schema: {}",
+                "after every down, {} object(s) differ from {}: {}",
                 lines.len(),
+                floor.version.as_ref().map_or_else(
+                    || "the empty schema".to_string(),
+                    |v| format!(
+                        "the schema after {v}, the newest migration that cannot be reverted"
+                    )
+                ),
                 lines.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
             ),
         ));

@@ -118,8 +118,15 @@ fn backup_dir(
 
 /// The command line as given, for "reproduce locally" (arguments quoted for a shell).
 fn reproduce() -> String {
+    let mut skip_next = false;
     shell_line(
         std::env::args()
+            .filter(|a| {
+                // The output format is the caller's business, not part of reproducing the check.
+                let skip = skip_next || a == "--format" || a.starts_with("--format=");
+                skip_next = a == "--format";
+                !skip
+            })
             .enumerate()
             .map(|(i, a)| if i == 0 { "upcycle".to_string() } else { a }),
     )

@@ -175,6 +175,7 @@ impl Script {
                 None => Transaction::Wrapped,
             },
         };
+        findings.extend(syntax_findings(&spec.path, &text, &split));
         let pieces = split.statements.len();
         for (line, reason) in &non_tx {
             if transaction.is_wrapped() {
@@ -206,6 +207,35 @@ impl Script {
         };
         (script, findings)
     }
+}
+
+/// squawk's parser on each SQL statement: what it cannot read becomes a `syntax` warning at the
+/// line it points to (the sandbox check, on a real server, has the final word).
+fn syntax_findings(path: &str, text: &str, split: &sql::Split) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !split.problems.is_empty() {
+        // An unterminated quote or comment is already reported; the parser would repeat it.
+        return out;
+    }
+    for statement in split.sql() {
+        let body = &text[statement.range.clone()];
+        let parsed = squawk_syntax::SourceFile::parse(body);
+        if let Some(error) = parsed.errors().first() {
+            let offset = statement.range.start + usize::from(error.range().start());
+            let line = sql::LineIndex::new(text).line(offset.min(text.len())) + statement.line
+                - sql::LineIndex::new(text).line(statement.range.start);
+            out.push(Finding::new(
+                Code::Syntax,
+                path,
+                Some(line),
+                format!(
+                    "the SQL parser cannot read this statement: {}",
+                    error.message()
+                ),
+            ));
+        }
+    }
+    out
 }
 
 fn lex_findings(spec: &ScriptSpec, split: &sql::Split) -> Vec<Finding> {
@@ -334,6 +364,19 @@ mod tests {
             Execution::WholeScript,
         ));
         assert_eq!(codes(&f), vec![(Code::UnterminatedComment, Some(1))]);
+    }
+
+    #[test]
+    fn statements_the_parser_cannot_read_are_syntax_warnings_at_their_line() {
+        let mut s = spec(
+            "SELECT 1;\n\nALTER TABLE t\n  DROP_COLUMN x;\n",
+            TxPolicy::Declared(None),
+            Execution::WholeScript,
+        );
+        s.first_line = 10;
+        let (_, f) = Script::build(s);
+        assert_eq!(codes(&f), vec![(Code::Syntax, Some(13))]);
+        assert_eq!(f[0].severity, crate::check::Severity::Warning);
     }
 
     #[test]

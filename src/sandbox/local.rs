@@ -17,6 +17,8 @@ pub struct LocalOptions {
     pub bin: Option<PathBuf>,
     /// `PATH` to search, as given by the environment edge.
     pub path_var: Option<String>,
+    /// Extra server settings (`-c name=value`), e.g. `ssl=on` for the TLS tests.
+    pub settings: Vec<(String, String)>,
 }
 
 /// A running throwaway server.
@@ -160,8 +162,14 @@ impl LocalServer {
                     "full_page_writes=off",
                     "-c",
                     "max_connections=200",
-                    "-k",
                 ])
+                .args(
+                    options
+                        .settings
+                        .iter()
+                        .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
+                )
+                .arg("-k")
                 .arg(dir.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

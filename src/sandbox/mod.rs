@@ -128,6 +128,7 @@ impl SandboxSettings {
         LocalOptions {
             bin: self.pg_bin.clone(),
             path_var: self.path_var.clone(),
+            ..LocalOptions::default()
         }
     }
 

@@ -29,6 +29,7 @@ fn shared() -> &'static Shared {
                 .block_on(LocalServer::start(&LocalOptions {
                     bin: None,
                     path_var: std::env::var("PATH").ok(),
+                    ..Default::default()
                 }))
                 .expect("start a local PostgreSQL for the tests");
             Shared {

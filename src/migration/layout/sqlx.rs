@@ -87,15 +87,14 @@ fn script(dir: &Dir, file: &SourceFile, direction: Direction, read: &mut Read) -
 }
 
 pub fn read(dir: &Dir, read: &mut Read) {
-    type Entry<'a> = (
-        String,
-        i64,
-        String,
-        Option<&'a SourceFile>,
-        Option<&'a SourceFile>,
-        Vec<&'a SourceFile>,
-    );
-    let mut by_version: BTreeMap<i64, Entry<'_>> = BTreeMap::new();
+    /// The files of one version: ups (simple or reversible) and downs, with their descriptions.
+    #[derive(Default)]
+    struct Files<'a> {
+        text: String,
+        ups: Vec<(String, &'a SourceFile)>,
+        downs: Vec<(String, &'a SourceFile)>,
+    }
+    let mut by_version: BTreeMap<i64, Files<'_>> = BTreeMap::new();
     for file in dir.files.iter().filter(|f| f.parent().is_empty()) {
         match parse(file.name()) {
             None => {}
@@ -110,62 +109,54 @@ pub fn read(dir: &Dir, read: &mut Read) {
             }
             Some(Ok((text, version, desc, kind))) => {
                 read.claim(file);
-                let entry = by_version.entry(version).or_insert_with(|| {
-                    (text.clone(), version, desc.clone(), None, None, Vec::new())
-                });
+                let entry = by_version.entry(version).or_default();
+                entry.text = text;
                 match kind {
-                    Kind::Down => entry.4 = Some(file),
-                    _ if entry.3.is_some() => entry.5.push(file),
-                    _ => {
-                        entry.0 = text;
-                        entry.2 = desc;
-                        entry.3 = Some(file);
-                    }
+                    Kind::Down => entry.downs.push((desc, file)),
+                    _ => entry.ups.push((desc, file)),
                 }
             }
         }
     }
-    for (text, version, desc, up, down, extra) in by_version.into_values() {
-        let Some(up) = up else {
-            if let Some(down) = down {
-                read.findings.push(Finding::new(
-                    Code::DownWithoutUp,
-                    dir.path_of(down),
-                    None,
-                    format!("no up script has version {text}; restore the up, or delete this down"),
-                ));
+    for (version, files) in by_version {
+        let Files {
+            text,
+            ups,
+            mut downs,
+        } = files;
+        // A down pairs with the up of the same description; a lone up and a lone down pair too.
+        let lone = ups.len() == 1 && downs.len() == 1;
+        for (desc, up) in &ups {
+            let paired = match downs.iter().position(|(d, _)| d == desc) {
+                Some(i) => Some(downs.remove(i).1),
+                None if lone => Some(downs.remove(0).1),
+                None => None,
+            };
+            let Some(up_script) = script(dir, up, Direction::Up, read) else {
+                continue;
+            };
+            let down_script = paired.and_then(|d| script(dir, d, Direction::Down, read));
+            if paired.is_none() && up.name().ends_with(".up.sql") {
+                read.findings
+                    .push(missing_down(&up_script.path, &format!("{text}_{desc}")));
             }
-            continue;
-        };
-        let Some(up_script) = script(dir, up, Direction::Up, read) else {
-            continue;
-        };
-        let down_script = down.and_then(|d| script(dir, d, Direction::Down, read));
-        if down.is_none() && up.name().ends_with(".up.sql") {
-            read.findings
-                .push(missing_down(&up_script.path, &format!("{text}_{desc}")));
+            read.migrations.push(Migration {
+                version: Version::int(&text, i128::from(version)),
+                name: desc.clone(),
+                layout: super::Layout::Sqlx,
+                up: up_script,
+                down: down_script,
+                repeatable: false,
+            });
         }
-        let version = Version::int(&text, i128::from(version));
-        for other in extra {
-            if let Some(s) = script(dir, other, Direction::Up, read) {
-                read.migrations.push(Migration {
-                    version: version.clone(),
-                    name: desc.clone(),
-                    layout: super::Layout::Sqlx,
-                    up: s,
-                    down: None,
-                    repeatable: false,
-                });
-            }
+        for (_, down) in downs {
+            read.findings.push(Finding::new(
+                Code::DownWithoutUp,
+                dir.path_of(down),
+                None,
+                format!("no up script has version {text} and this name; restore the up, or delete this down"),
+            ));
         }
-        read.migrations.push(Migration {
-            version,
-            name: desc,
-            layout: super::Layout::Sqlx,
-            up: up_script,
-            down: down_script,
-            repeatable: false,
-        });
     }
 }
 
@@ -183,5 +174,41 @@ pub fn new_files(version: &str, name: &str, with_down: bool) -> Vec<(String, Str
         ]
     } else {
         vec![(format!("{version}_{name}.sql"), format!("-- {name}\n"))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::Code;
+    use crate::migration::{Dir, SourceFile, read_dirs};
+
+    #[test]
+    fn two_migrations_of_one_version_keep_their_own_downs() {
+        let files = [
+            ("5_c.up.sql", "CREATE TABLE c ();"),
+            ("5_c.down.sql", "DROP TABLE c;"),
+            ("5_other.up.sql", "CREATE TABLE o ();"),
+            ("5_other.down.sql", "DROP TABLE o;"),
+        ];
+        let dir = Dir {
+            display: "m".into(),
+            files: files
+                .iter()
+                .map(|(n, t)| SourceFile {
+                    rel: (*n).into(),
+                    bytes: t.as_bytes().to_vec(),
+                })
+                .collect(),
+        };
+        let reading = read_dirs(&[dir], None).expect("reads");
+        let kept = reading.set.as_slice();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept[0].down.as_ref().map(|d| d.path.as_str()),
+            Some("m/5_c.down.sql")
+        );
+        let codes: Vec<Code> = reading.findings.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::DuplicateVersion), "{codes:?}");
+        assert!(!codes.contains(&Code::DownWithoutUp), "{codes:?}");
     }
 }
