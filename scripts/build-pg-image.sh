@@ -63,29 +63,12 @@ fi
 [[ $(id -u) == 0 ]] || die "debootstrap needs root"
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 
-# Mirror: the first http(s) URI of a Debian (not -security) source in the apt config.
-if [[ -z $mirror ]]; then
-    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-        awk 'tolower($1)=="uris:" { for (i = 2; i <= NF; i++) print $i }' |
-        grep -E '^https?://.*/debian/?$' | head -n1 || true)
-fi
-if [[ -z $mirror ]]; then
-    mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-        awk '$1=="deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; break } }' |
-        grep -E '/debian/?$' | head -n1 || true)
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
+# Mirror: --mirror, else UPCYCLE_DEBOOTSTRAP_MIRROR or the apt config (lib.sh).
+mirror=${mirror:-$(debian_mirror)}
 
 work=$(mktemp -d /var/tmp/upcycle-pg-rootfs.XXXXXX)
 rootfs=$work/rootfs
-cleanup() {
-    # debootstrap mounts proc/sys inside the rootfs; never rm -rf across a live mount
-    local m
-    awk -v p="$work/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf --one-file-system "$work"
-}
+cleanup() { remove_rootfs "$work"; }
 trap cleanup EXIT
 
 log "debootstrap $suite (postgresql-$pgver) from $mirror into $rootfs"

@@ -6,6 +6,8 @@
 #    skip, saying so, without it);
 # 3. cargo test runs every unit and integration test. Tests start their own PostgreSQL servers
 #    from the server binaries (one per test binary, a database per test) and remove them.
+#    UPCYCLE_REQUIRE_DOCKER=1: ci-setup started Docker, so a test that needs it fails instead of
+#    skipping when it does not answer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/ci-setup.sh
@@ -13,4 +15,5 @@ if [[ -z "${UPCYCLE_CORPORA:-}" && -d ../shared/corpora ]]; then
     UPCYCLE_CORPORA=$(cd ../shared/corpora && pwd)
     export UPCYCLE_CORPORA
 fi
+export UPCYCLE_REQUIRE_DOCKER=${UPCYCLE_REQUIRE_DOCKER:-1}
 cargo test --locked --no-fail-fast

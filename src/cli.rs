@@ -128,6 +128,10 @@ pub struct CheckArgs {
     /// The version after which the seed is loaded [default in PR mode: the newest on the base].
     #[arg(long, value_name = "VERSION", requires = "seed")]
     pub seed_at: Option<String>,
+    /// Read every schema snapshot in full as well, and fail when the incremental one differs
+    /// (a test switch for the snapshot cache; slower).
+    #[arg(long, hide = true)]
+    pub verify_snapshots: bool,
 }
 
 /// Where `check` gets its throwaway PostgreSQL.

@@ -34,6 +34,24 @@ pub struct AppliedMigration {
     pub covers_earlier: bool,
 }
 
+impl AppliedMigration {
+    /// A row that says only that `version` was applied (what dbmate, diesel and goose keep);
+    /// the others fill in more with struct update syntax.
+    pub fn applied(version: String) -> Self {
+        AppliedMigration {
+            version,
+            name: String::new(),
+            checksum: None,
+            applied_at: None,
+            execution_ms: None,
+            applied_by: None,
+            state: RowState::Applied,
+            script: None,
+            covers_earlier: false,
+        }
+    }
+}
+
 /// The rows of a tracking table, in the order they were applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct History {
@@ -85,15 +103,8 @@ mod tests {
 
     fn row(version: &str, covers_earlier: bool) -> AppliedMigration {
         AppliedMigration {
-            version: version.into(),
-            name: String::new(),
-            checksum: None,
-            applied_at: None,
-            execution_ms: None,
-            applied_by: None,
-            state: RowState::Applied,
-            script: None,
             covers_earlier,
+            ..AppliedMigration::applied(version.into())
         }
     }
 

@@ -278,19 +278,3 @@ fn a_failing_check_annotates_summarizes_and_fails_per_fail_on() {
         .run();
     assert_eq!(never.code, 0, "fail-on: never");
 }
-
-#[test]
-fn commands_not_wired_yet_are_refused_by_name() {
-    let ws = workspace_with(&[("migrations", "tests/fixtures/layouts/sqlx-reversible")]);
-    let out = Run::new(&ws, "push", "push.main.json")
-        .input("command", "apply")
-        .input("database-url", "postgres://app@127.0.0.1:9/app")
-        .run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("upcycle: input `command`: apply is not available in the Action yet"),
-        "{}",
-        out.stderr
-    );
-}

@@ -466,7 +466,7 @@ async fn markdown_escapes_names_and_messages_taken_from_files() {
         "{md}"
     );
     assert!(live.contains("&lt;/script\\>@\u{200b}hubot"), "{md}");
-    // The row of the odd migration still has the table's 9 cell borders.
+    // The row of the odd migration still has the table's 10 cell borders.
     let row = live
         .lines()
         .find(|l| l.starts_with('|') && l.contains("octocat"))
@@ -475,7 +475,7 @@ async fn markdown_escapes_names_and_messages_taken_from_files() {
         .char_indices()
         .filter(|(i, c)| *c == '|' && (*i == 0 || row.as_bytes()[i - 1] != b'\\'))
         .count();
-    assert_eq!(borders, 9, "{row}");
+    assert_eq!(borders, 10, "{row}");
     // The diff is in a code block, verbatim.
     assert!(
         md.contains("function \"<script>alert(2)</script>@hubot\"(): added"),

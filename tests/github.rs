@@ -328,6 +328,7 @@ async fn a_pr_run_comments_once_and_the_next_run_updates_that_comment() {
         first.stdout
     );
     comment_snapshot("comment-clean", &posted[0].1);
+    comment_snapshot("summary-clean", &first.summary());
 
     fake.clear_requests();
     let second = pr_run(&ws, &event, &fake.uri(), TOKEN).run();
@@ -357,6 +358,7 @@ async fn a_failing_pr_run_comments_its_findings_and_fails() {
     let posted = fake.comments_with(MARKER);
     assert_eq!(posted.len(), 1, "{:?}", fake.calls());
     comment_snapshot("comment-failing", &posted[0].1);
+    comment_snapshot("summary-failing", &out.summary());
 }
 
 #[tokio::test]
@@ -421,4 +423,102 @@ async fn a_plan_on_a_pr_keeps_one_comment_per_environment_and_sets_its_outputs()
         fake.comments_with(MARKER).is_empty(),
         "the plan's comment is not the check's"
     );
+}
+
+/// A check of 1,500 migrations whose downs all fail to restore the schema: far over the budget.
+fn huge_report() -> upcycle::check::report::CheckReport {
+    use upcycle::check::report::{CheckReport, MigrationCheck, StepOutcome, Summary};
+    use upcycle::check::{Code, Finding};
+    let ok = |ms| {
+        Some(StepOutcome {
+            ok: true,
+            ms,
+            error: None,
+        })
+    };
+    let mut report = CheckReport {
+        layout: "sqlx".into(),
+        dirs: vec!["migrations".into()],
+        sandbox: "local (PostgreSQL 15)".into(),
+        base: Some("6dcb09b5b57875f334f61aebed695e2e4193db5e".into()),
+        migrations: Vec::new(),
+        full_cycle: None,
+        findings: Vec::new(),
+        summary: Summary::default(),
+        reproduce: "upcycle check --dir migrations --base 6dcb09b".into(),
+    };
+    for i in 0..1500u32 {
+        let version = format!("{}", 20_260_101_000_000u64 + u64::from(i));
+        let name = format!("add_table_{i}");
+        let down = format!("migrations/{version}_{name}.down.sql");
+        report.migrations.push(MigrationCheck {
+            version: version.clone(),
+            name: name.clone(),
+            path: format!("migrations/{version}_{name}.up.sql"),
+            down_path: Some(down.clone()),
+            transaction: true,
+            cycled: true,
+            up: ok(3),
+            down: ok(2),
+            reup: ok(3),
+            schema_restored: Some(false),
+            reup_matches: Some(true),
+            diff: (0..30)
+                .map(|c| format!("table public.t{i}: column c{c} integer is left behind"))
+                .collect(),
+            reup_diff: Vec::new(),
+            errors: 1,
+        });
+        report.findings.push(Finding::new(
+            Code::SchemaNotRestored,
+            down,
+            Some(1),
+            format!("the down leaves table public.t{i} behind (30 columns)"),
+        ));
+    }
+    report.summarize(123_456);
+    report
+}
+
+#[tokio::test]
+async fn a_huge_check_degrades_to_fit_the_comment_and_github_takes_it() {
+    use upcycle::action::publish::SUMMARY_BUDGET;
+    use upcycle::report::comment::{COMMENT_BUDGET, fit};
+    let report = huge_report();
+    let mut parts = upcycle::report::check::markdown_parts(&report, &|_, _| None);
+    parts.marker = MARKER.into();
+    parts.full_report =
+        Some("[the job summary of this run](https://github.com/upcycle-dev/shop/actions/runs/7012345678)".into());
+    let full = parts.full();
+    assert!(
+        full.chars().count() > 10 * COMMENT_BUDGET,
+        "the report is huge"
+    );
+    let body = fit(&parts, COMMENT_BUDGET);
+    assert!(
+        body.chars().count() <= COMMENT_BUDGET,
+        "{}",
+        body.chars().count()
+    );
+    assert!(
+        body.starts_with(&format!("{MARKER}\n### ❌ upcycle check")),
+        "{body}"
+    );
+
+    let fake = FakeGitHub::start().await;
+    let gh = client(&fake.uri(), TOKEN);
+    let posted = gh.upsert_comment(PR, MARKER, &body).await;
+    assert!(matches!(posted, Ok(Upserted::Created(_))), "{posted:?}");
+    let over = gh.upsert_comment(PR, MARKER, &full).await;
+    assert_eq!(
+        over.expect_err("GitHub refuses a body over the limit")
+            .status(),
+        Some(422)
+    );
+    comment_snapshot("comment-huge", &body);
+
+    // The job summary has a larger budget: more of the report, still within it.
+    let summary = fit(&parts, SUMMARY_BUDGET);
+    assert!(summary.chars().count() <= SUMMARY_BUDGET);
+    assert!(summary.chars().count() > body.chars().count());
 }

@@ -39,13 +39,13 @@ macro_rules! inputs {
 
 inputs! {
     Command => ("command", false, Some("check"),
-        "What to do: check (prove every new migration up, down, up again in a throwaway PostgreSQL), plan (what would be applied to the database), apply, or status."),
+        "What to do: check (prove every new migration up, down, up again in a throwaway PostgreSQL), plan (what would be applied to the database), apply (plan, a backup when protected, then up; the result goes to the pull request(s) of the commit), or status (applied and pending migrations)."),
     Dir => ("dir", false, Some("migrations"),
         "Migration folder, relative to the repository root. Several folders (one per line, or comma-separated) are merged into one ordered set, as repeated --dir does."),
     DatabaseUrl => ("database-url", false, None,
         "The target database for plan, apply and status (postgres://…). Pass it from a secret; its password is masked in the log."),
     Environment => ("environment", false, None,
-        "Environment from upcycle.toml (dev, uat, production, …): its settings apply and the PR comment of a plan is kept per environment."),
+        "Environment from upcycle.toml (dev, uat, production, …): its settings apply, and the PR comment of a plan or a deploy is kept per environment."),
     GithubToken => ("github-token", false, Some("${{ github.token }}"),
         "Token for the PR comment; it needs `pull-requests: write`. With a read-only token (fork PRs) the report goes to the job summary only."),
     Sandbox => ("sandbox", false, Some("auto"),
@@ -59,7 +59,7 @@ inputs! {
     FailOn => ("fail-on", false, Some("error"),
         "Which findings fail the step: error, warning (errors and warnings), or never."),
     ExpectPlan => ("expect-plan", false, None,
-        "For apply: refuse unless the plan's digest is this one (the plan a reviewer saw)."),
+        "For apply: refuse unless the plan's digest is this one (the plan-digest output of the plan a reviewer saw). Required for a protected environment."),
     Backup => ("backup", false, Some("false"),
         "For apply: take a pg_dump backup first (always done for a protected environment): true or false."),
 }
@@ -92,11 +92,12 @@ macro_rules! outputs {
 }
 
 outputs! {
-    PendingCount => ("pending-count", "Migrations the plan would apply (plan)."),
-    AppliedCount => ("applied-count", "Migrations applied (apply)."),
+    PendingCount => ("pending-count", "Migrations pending: that the plan would apply (plan, status), or left unapplied after a failure (apply)."),
+    AppliedCount => ("applied-count", "Migrations applied by this run (apply), or applied in the database (status)."),
     PlanDigest => ("plan-digest", "Digest of the plan; pass it to expect-plan when applying what was reviewed (plan)."),
     FindingsCount => ("findings-count", "Findings of error or warning severity (check)."),
     ReportPath => ("report-path", "The JSON report, relative to the workspace (upload it as an artifact)."),
+    BackupPath => ("backup-path", "The pg_dump backup taken before applying, relative to the workspace (apply). It holds your data: move it to private storage in a next step; never upload it as a public artifact."),
 }
 
 /// What the Action is asked to do.

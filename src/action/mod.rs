@@ -2,25 +2,26 @@
 //! masked first; then the inputs and the GitHub context are folded into one [`ActionContext`]
 //! before any logic runs (an invalid input is an error naming it: exit 2); then the command
 //! runs through the same code as the CLI, and [`publish`] sends its report to the log, the job
-//! summary, the outputs and the sticky PR comment. `check` and `plan` are wired; `apply` and
-//! `status` are accepted inputs that this version refuses.
+//! summary, the outputs and the sticky PR comment (on the pull request of the event, or, for a
+//! deploy, on the pull request(s) that brought the commit). `check` runs here; `plan`, `apply`
+//! and `status` in [`deploy`].
 
 pub mod context;
+pub mod deploy;
 pub mod inputs;
 pub mod publish;
 pub mod workflow;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
-
 pub use context::ActionContext;
+pub use deploy::Ran;
 pub use inputs::{INPUTS, Input, OUTPUTS, Output};
-pub use publish::{Publication, publish};
+pub use publish::{CommentOn, Publication, publish};
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, FormatArg, GlobalArgs, SandboxArgs};
-use crate::commands::{block_on, check, plan, shell_line};
+use crate::cli::{FormatArg, GlobalArgs, SandboxArgs};
+use crate::commands::{block_on, check, shell_line};
 use crate::env::Env;
 use crate::report;
 use crate::settings::Settings;
@@ -56,20 +57,35 @@ fn run_folded(ctx: &ActionContext, env: &dyn Env, term: &Term) -> anyhow::Result
     }
     .settings(env)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let publication = match ctx.inputs.command {
-        ActionCommand::Check => run_check(ctx, env, &settings)?,
-        ActionCommand::Plan => run_plan(ctx, env, &settings)?,
-        other => bail!(
-            "input `command`: {} is not available in the Action yet (check and plan are); run `upcycle {}` in a step instead",
-            other.id(),
-            if other == ActionCommand::Apply {
-                "up"
-            } else {
-                "status"
-            }
-        ),
+    let ran = match ctx.inputs.command {
+        ActionCommand::Check => run_check(ctx, env, &settings).map(Ran::ok),
+        ActionCommand::Plan => deploy::run_plan(ctx, env, &settings).map(Ran::ok),
+        ActionCommand::Apply => deploy::run_apply(ctx, env, &settings),
+        ActionCommand::Status => deploy::run_status(ctx, env, &settings).map(Ran::ok),
     };
-    publish(ctx, publication, term, &cwd)
+    // An error before anything was published (nothing changed) goes to the job summary too.
+    let ran = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            publish::error_summary(ctx, &e)?;
+            return Err(e);
+        }
+    };
+    let outcome = publish(ctx, ran.publication, term, &cwd)?;
+    // A deploy that failed midway is reported first, then fails the step as an error.
+    match ran.failure {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+impl Ran {
+    fn ok(publication: Publication) -> Ran {
+        Ran {
+            publication,
+            failure: None,
+        }
+    }
 }
 
 /// The comment key of the migration folders: each sticky comment is per folder (set).
@@ -117,8 +133,14 @@ fn run_check(
         seed: None,
         seed_at: None,
         reproduce: shell_line(words),
+        verify_snapshots: false,
     };
     let report = block_on(check::report(settings, &options))?;
+    // Finding places link to the files at the commit checked (the PR's head, not its merge).
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let head = ctx
+        .pull_request()
+        .map_or(ctx.github.sha.as_str(), |pr| pr.head_sha.as_str());
     let counted = report
         .findings
         .iter()
@@ -127,48 +149,23 @@ fn run_check(
     Ok(Publication {
         kind: "check",
         key: dirs_key(settings),
-        parts: report::check::markdown_parts(&report),
+        comment_on: CommentOn::PullRequest,
+        parts: report::check::markdown_parts(&report, &|path, line| {
+            let rel = workflow::workspace_relative(path, &cwd, &ctx.github.workspace);
+            let outside = rel.starts_with('/') || rel.starts_with("..");
+            (!outside).then(|| {
+                workflow::blob_url(
+                    &ctx.github.server_url,
+                    &ctx.github.repository.to_string(),
+                    head,
+                    &rel,
+                    line,
+                )
+            })
+        }),
         failed: publish::fails(ctx.inputs.fail_on, &report.findings),
         findings: report.findings.clone(),
         outputs: vec![(Output::FindingsCount, counted.to_string())],
         json: serde_json::to_string_pretty(&report)?,
-    })
-}
-
-fn run_plan(
-    ctx: &ActionContext,
-    env: &dyn Env,
-    settings: &Settings,
-) -> anyhow::Result<Publication> {
-    // The CLI's own defaults for everything the Action has no input for.
-    let Cli {
-        command: Command::Plan(mut args),
-        ..
-    } = <Cli as clap::Parser>::try_parse_from(["upcycle", "plan"])?
-    else {
-        bail!("the plan command's defaults could not be read");
-    };
-    args.db.database_url = ctx.inputs.database_url.clone();
-    args.db.environment = ctx.inputs.environment.clone();
-    let db = args
-        .db
-        .settings(env, &settings.config, &settings.config_path)?;
-    let (plan, reading) = block_on(plan::plan(settings, &db, &args.target.target()))?;
-    let environment = ctx.inputs.environment.as_deref().unwrap_or("default");
-    let title = match &ctx.inputs.environment {
-        Some(env) => format!("upcycle plan for {env}"),
-        None => "upcycle plan".to_string(),
-    };
-    Ok(Publication {
-        kind: "plan",
-        key: format!("{}@{environment}", dirs_key(settings)),
-        parts: report::plan::markdown_parts(&plan, &title),
-        findings: Vec::new(),
-        outputs: vec![
-            (Output::PendingCount, plan.steps.len().to_string()),
-            (Output::PlanDigest, plan.digest.clone()),
-        ],
-        json: report::plan::render(&plan, &reading, crate::settings::Format::Json),
-        failed: false,
     })
 }

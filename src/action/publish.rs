@@ -22,10 +22,12 @@ pub const SUMMARY_BUDGET: usize = 262_144;
 /// A report ready to be published.
 #[derive(Debug, Clone)]
 pub struct Publication {
-    /// `check` or `plan`: with `key`, it names the sticky comment.
+    /// `check`, `plan`, `deploy` or `status`: with `key`, it names the sticky comment.
     pub kind: &'static str,
-    /// The migration folder(s), and the environment for plans.
+    /// The migration folder(s), and the environment for plans and deploys.
     pub key: String,
+    /// Which pull requests get the sticky comment.
+    pub comment_on: CommentOn,
     pub parts: CommentParts,
     pub findings: Vec<Finding>,
     pub outputs: Vec<(Output, String)>,
@@ -68,37 +70,80 @@ impl CommentStatus {
     }
 }
 
-/// Posts or updates the sticky comment, or says why not. Never fails the step.
+/// Which pull requests a report goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentOn {
+    /// The pull request of the event (check, plan, status); none on other events.
+    PullRequest,
+    /// The event's pull request, else the pull request(s) that brought `GITHUB_SHA` (a deploy
+    /// after the merge: `GET /repos/{owner}/{repo}/commits/{sha}/pulls`).
+    PullsOfCommit,
+    /// Nowhere, for the reason given (a deploy that applied nothing keeps the comment as is).
+    Skip(&'static str),
+}
+
+fn write_refused(e: &crate::github::ApiError) -> CommentStatus {
+    CommentStatus::NotPosted(format!(
+        "the token may not write to this pull request ({e}). Pull requests from forks get a read-only token; otherwise give the job `permissions: pull-requests: write`."
+    ))
+}
+
+/// Posts or updates the sticky comment on each pull request it goes to, or says why not.
+/// Never fails the step.
 fn comment(ctx: &ActionContext, publication: &Publication, body: &str) -> CommentStatus {
     let event = &ctx.github.event_name;
     if !ctx.inputs.comment {
         return CommentStatus::Off;
     }
-    let Some(pr) = ctx.pull_request() else {
+    if let CommentOn::Skip(why) = publication.comment_on {
+        return CommentStatus::NotPosted(why.into());
+    }
+    let own = ctx.pull_request().map(|pr| pr.number);
+    if own.is_none() && publication.comment_on == CommentOn::PullRequest {
         return CommentStatus::NotPosted(format!(
             "this run is for a {event} event, not a pull request."
         ));
-    };
+    }
     let Some(token) = &ctx.inputs.github_token else {
         return CommentStatus::NotPosted(
             "the step has no github-token (the default is the job's GITHUB_TOKEN).".into(),
         );
     };
     let marker = marker(publication.kind, &publication.key);
+    let sha = &ctx.github.sha;
     let result = crate::commands::block_on(async {
         let gh = GitHub::new(&ctx.github.api_url, token, ctx.github.repository.clone())?;
-        Ok(gh.upsert_comment(pr.number, &marker, body).await)
-    });
-    match result {
-        Ok(Ok(Upserted::Created(c) | Upserted::Updated(c))) => {
-            CommentStatus::Posted(c.html_url.unwrap_or_else(|| format!("comment {}", c.id)))
+        let numbers = match own {
+            Some(number) => vec![number],
+            None => match gh.pulls_of_commit(sha).await {
+                Ok(pulls) => pulls.iter().map(|p| p.number).collect(),
+                Err(e) if e.is_forbidden() => {
+                    return Ok(CommentStatus::NotPosted(format!(
+                        "the token may not read the pull requests of commit {sha} ({e}); give the job `permissions: pull-requests: write`."
+                    )));
+                }
+                Err(e) => return Ok(CommentStatus::Failed(e.to_string())),
+            },
+        };
+        if numbers.is_empty() {
+            return Ok(CommentStatus::NotPosted(format!(
+                "commit {sha} belongs to no pull request (a direct push?)."
+            )));
         }
-        Ok(Err(e)) if e.is_forbidden() => CommentStatus::NotPosted(format!(
-            "the token may not write to this pull request ({e}). Pull requests from forks get a read-only token; otherwise give the job `permissions: pull-requests: write`."
-        )),
-        Ok(Err(e)) => CommentStatus::Failed(e.to_string()),
-        Err(e) => CommentStatus::Failed(format!("{e:#}")),
-    }
+        let mut posted = Vec::new();
+        for number in numbers {
+            match gh.upsert_comment(number, &marker, body).await {
+                Ok(Upserted::Created(c) | Upserted::Updated(c)) => posted.push(
+                    c.html_url
+                        .unwrap_or_else(|| format!("comment {} on #{number}", c.id)),
+                ),
+                Err(e) if e.is_forbidden() => return Ok(write_refused(&e)),
+                Err(e) => return Ok(CommentStatus::Failed(e.to_string())),
+            }
+        }
+        Ok(CommentStatus::Posted(posted.join(", ")))
+    });
+    result.unwrap_or_else(|e: anyhow::Error| CommentStatus::Failed(format!("{e:#}")))
 }
 
 fn append(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -110,6 +155,19 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("opening {}", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The job summary of a command that stopped with an error before it had a report.
+pub fn error_summary(ctx: &ActionContext, error: &anyhow::Error) -> anyhow::Result<()> {
+    let Some(summary) = &ctx.github.step_summary else {
+        return Ok(());
+    };
+    let text = format!(
+        "### ❌ upcycle {}: error\n\n{}\n",
+        ctx.inputs.command.id(),
+        crate::report::escape::code_block(&format!("{error:#}"))
+    );
+    append(summary, &text)
 }
 
 /// `$GITHUB_OUTPUT` text for `outputs`, each with a fresh random delimiter.

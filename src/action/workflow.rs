@@ -47,6 +47,31 @@ pub fn workspace_relative(path: &str, cwd: &Path, workspace: &Path) -> String {
     }
 }
 
+/// The page of `path` (relative to the repository root) at commit `sha`, at `line`:
+/// `https://github.com/o/r/blob/<sha>/db/migrations/x.sql#L3`. Path bytes other than letters,
+/// digits, `-._~/` are percent-encoded.
+pub fn blob_url(
+    server_url: &str,
+    repository: &str,
+    sha: &str,
+    path: &str,
+    line: Option<u32>,
+) -> String {
+    let mut encoded = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
+    format!(
+        "{}/{repository}/blob/{sha}/{encoded}{anchor}",
+        server_url.trim_end_matches('/')
+    )
+}
+
 /// Removes `.` and resolves `..` lexically (the files may not exist where this runs).
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -136,6 +161,24 @@ pub fn random_delimiter() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_urls_encode_the_path_and_point_at_the_line() {
+        assert_eq!(
+            blob_url(
+                "https://github.com/",
+                "o/r",
+                "abc",
+                "db/mig rations/1_a#b.sql",
+                Some(3)
+            ),
+            "https://github.com/o/r/blob/abc/db/mig%20rations/1_a%23b.sql#L3"
+        );
+        assert_eq!(
+            blob_url("https://ghe.example.com", "o/r", "abc", "m/x.sql", None),
+            "https://ghe.example.com/o/r/blob/abc/m/x.sql"
+        );
+    }
     use crate::check::Code;
 
     #[test]

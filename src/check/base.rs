@@ -77,19 +77,10 @@ pub fn compare(head: &MigrationSet, base: &MigrationSet, base_ref: &str) -> Base
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migration::{Dir, SourceFile, read_dirs};
+    use crate::migration::{Dir, read_dirs};
 
     fn set(files: &[(&str, &str)]) -> MigrationSet {
-        let dir = Dir {
-            display: "m".into(),
-            files: files
-                .iter()
-                .map(|(n, t)| SourceFile {
-                    rel: (*n).into(),
-                    bytes: t.as_bytes().to_vec(),
-                })
-                .collect(),
-        };
+        let dir = Dir::of_texts(files);
         read_dirs(&[dir], None).expect("reads").set
     }
 

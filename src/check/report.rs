@@ -21,6 +21,8 @@ pub struct MigrationCheck {
     pub version: String,
     pub name: String,
     pub path: String,
+    /// The down script (None: the migration has no down, so it is not reversible).
+    pub down_path: Option<String>,
     pub transaction: bool,
     /// False for a migration already on the base branch (PR mode), applied once without a cycle.
     pub cycled: bool,
@@ -63,7 +65,7 @@ pub struct FullCycle {
 }
 
 /// Counts for the verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub migrations: usize,
     pub cycled: usize,

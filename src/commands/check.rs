@@ -17,7 +17,7 @@ use crate::history::same_version;
 use crate::migration::{Direction, Migration, Reading};
 use crate::plan::{Plan, Target, plan_down, plan_up};
 use crate::postgres::apply::{ApplyOptions, apply, set_timeouts};
-use crate::postgres::catalog::snapshot;
+use crate::postgres::catalog::{Catalog, CatalogStats, hidden_from_change_log};
 use crate::postgres::data::{Fingerprints, fingerprints};
 use crate::postgres::tracking::{HistoryMode, Tracking};
 use crate::postgres::{ConnectSettings, ScriptError, connect};
@@ -38,6 +38,9 @@ pub struct CheckOptions {
     pub seed_at: Option<String>,
     /// The command line that reproduces the check.
     pub reproduce: String,
+    /// Also read every schema snapshot in full, and fail when it differs from the incremental
+    /// one (a test switch for the snapshot cache).
+    pub verify_snapshots: bool,
 }
 
 /// The database the check works in, replaceable when a failure leaves it in an unknown state.
@@ -47,7 +50,43 @@ struct Lab<'s> {
     conn: PgConnection,
     tracking: Tracking,
     apply: ApplyOptions,
-    snapshot: SnapshotOptions,
+    catalog: Catalog,
+    verify_snapshots: bool,
+    timings: Timings,
+}
+
+/// Where a check's time went, for `-v`: the steps themselves, and what the proof adds to them.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timings {
+    steps: std::time::Duration,
+    snapshots: std::time::Duration,
+    snapshot_count: u32,
+    diffs: std::time::Duration,
+    rebuilds: std::time::Duration,
+    /// Of the databases replaced so far.
+    catalog: CatalogStats,
+}
+
+impl Timings {
+    fn line(&self, current: CatalogStats) -> String {
+        let ms = |d: std::time::Duration| d.as_millis();
+        let c = |f: fn(&CatalogStats) -> u32| f(&self.catalog) + f(&current);
+        format!(
+            "time: steps {} ms · {} snapshots {} ms ({} full, {} re-reading {} relations, {} unchanged; probes {} ms, re-reads {} ms, full reads {} ms) · diffs {} ms · rebuilds {} ms",
+            ms(self.steps),
+            self.snapshot_count,
+            ms(self.snapshots),
+            c(|s| s.full),
+            c(|s| s.partial),
+            c(|s| s.relations),
+            c(|s| s.reused),
+            ms(self.catalog.probing + current.probing),
+            ms(self.catalog.rereading + current.rereading),
+            ms(self.catalog.reading + current.reading),
+            ms(self.diffs),
+            ms(self.rebuilds)
+        )
+    }
 }
 
 /// A step's outcome, and the script error (for file:line findings) when it failed.
@@ -57,7 +96,7 @@ struct Ran {
 }
 
 impl<'s> Lab<'s> {
-    async fn open(sandbox: &'s Sandbox) -> anyhow::Result<Lab<'s>> {
+    async fn open(sandbox: &'s Sandbox, verify_snapshots: bool) -> anyhow::Result<Lab<'s>> {
         let db = sandbox.database().await?;
         let mut conn = ConnectSettings::new(db.url()).connect().await?;
         let apply = ApplyOptions::default();
@@ -74,12 +113,26 @@ impl<'s> Lab<'s> {
             conn,
             tracking,
             apply,
-            snapshot: SnapshotOptions::default(),
+            catalog: Catalog::new(SnapshotOptions::default(), verify_snapshots),
+            verify_snapshots,
+            timings: Timings::default(),
         })
     }
 
     async fn snapshot(&mut self) -> anyhow::Result<SchemaSnapshot> {
-        snapshot(&mut self.conn, &self.snapshot).await
+        let start = Instant::now();
+        let taken = self.catalog.snapshot(&mut self.conn).await;
+        self.timings.snapshots += start.elapsed();
+        self.timings.snapshot_count += 1;
+        taken
+    }
+
+    /// `diff_lines`, timed.
+    fn diff(&mut self, before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<String> {
+        let start = Instant::now();
+        let lines = diff_lines(before, after);
+        self.timings.diffs += start.elapsed();
+        lines
     }
 
     /// Runs `migrations` in `direction` as `up`/`down` would (tracking rows included).
@@ -109,6 +162,17 @@ impl<'s> Lab<'s> {
             &mut |_| {},
         )
         .await;
+        self.timings.steps += start.elapsed();
+        let unseen = migrations.iter().any(|m| {
+            let script = match direction {
+                Direction::Up => Some(&m.up),
+                Direction::Down => m.down.as_ref(),
+            };
+            script.is_some_and(|s| hidden_from_change_log(&s.text))
+        });
+        if result.failure.is_some() || unseen {
+            self.catalog.distrust();
+        }
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result.failure {
             None => Ran {
@@ -143,11 +207,26 @@ impl<'s> Lab<'s> {
         migrations: &[&Migration],
         seed: Option<&Seed>,
     ) -> anyhow::Result<()> {
-        let fresh = Lab::open(self.sandbox).await?;
+        let start = Instant::now();
+        let fresh = Lab::open(self.sandbox, self.verify_snapshots).await?;
         let old = std::mem::replace(self, fresh);
+        self.timings = old.timings;
+        let stats = old.catalog.stats();
+        let sum = &mut self.timings.catalog;
+        sum.full += stats.full;
+        sum.partial += stats.partial;
+        sum.relations += stats.relations;
+        sum.reused += stats.reused;
+        sum.probing += stats.probing;
+        sum.rereading += stats.rereading;
+        sum.reading += stats.reading;
         connect::close(old.conn).await;
         drop(old.db);
-        if let Some(e) = self.run(reading, Direction::Up, migrations).await.error {
+        let steps = self.timings.steps;
+        let failed = self.run(reading, Direction::Up, migrations).await.error;
+        self.timings.steps = steps;
+        self.timings.rebuilds += start.elapsed();
+        if let Some(e) = failed {
             return Err(e.context("rebuilding the sandbox database after a failure"));
         }
         if let Some(seed) = seed.filter(|s| {
@@ -385,16 +464,7 @@ pub async fn report(settings: &Settings, options: &CheckOptions) -> anyhow::Resu
         migrations: Vec::new(),
         full_cycle: None,
         findings: Vec::new(),
-        summary: Summary {
-            migrations: 0,
-            cycled: 0,
-            passed: 0,
-            failed: 0,
-            not_checked: 0,
-            errors: 0,
-            warnings: 0,
-            ms: 0,
-        },
+        summary: Summary::default(),
         // The command line may hold the --sandbox-url password; the report goes into PR comments.
         reproduce: match &options.sandbox.url {
             Some(url) => crate::postgres::url::scrub(&options.reproduce, url),
@@ -425,6 +495,7 @@ fn pending(m: &Migration) -> MigrationCheck {
         version: m.version.to_string(),
         name: m.name.clone(),
         path: m.up.path.clone(),
+        down_path: m.down.as_ref().map(|d| d.path.clone()),
         transaction: m.up.transaction.is_wrapped(),
         cycled: true,
         up: None,
@@ -450,13 +521,14 @@ async fn cycle(
     let term = &settings.term;
     let irreversible = &settings.config.migrations.irreversible;
     let exclude: Vec<String> = TRACKING_TABLES.iter().map(|t| t.to_string()).collect();
-    let mut lab = Lab::open(sandbox).await?;
+    let mut lab = Lab::open(sandbox, options.verify_snapshots).await?;
     let initial = lab.snapshot().await?;
     let mut current = initial.clone();
     let set: Vec<&Migration> = reading.set.iter().collect();
     let mut seeded = seed.is_some_and(|s| s.after.is_empty());
     if seeded && let Some(seed) = seed {
         seed.load(&mut lab.conn).await?;
+        lab.catalog.distrust();
     }
     // The newest migration that cannot be reverted (declared irreversible, or without a down):
     // the full cycle goes down to the schema right after it, not below.
@@ -534,7 +606,7 @@ async fn cycle(
                 (Some(_), true) => {
                     // Declared irreversible and its down refuses: it must change nothing.
                     let now = lab.snapshot().await?;
-                    check.diff = diff_lines(&after, &now);
+                    check.diff = lab.diff(&after, &now);
                     check.schema_restored = Some(check.diff.is_empty());
                     check.down = Some(StepOutcome {
                         ok: check.diff.is_empty(),
@@ -568,7 +640,7 @@ async fn cycle(
                         ));
                     }
                     let restored = lab.snapshot().await?;
-                    check.diff = diff_lines(&current, &restored);
+                    check.diff = lab.diff(&current, &restored);
                     // Only the column order differing is a warning (column-order), not a failure.
                     check.schema_restored = Some(check.diff.iter().all(|l| is_order_line(l)));
                     report
@@ -598,7 +670,7 @@ async fn cycle(
                         current = after;
                     } else {
                         let again = lab.snapshot().await?;
-                        check.reup_diff = diff_lines(&after, &again);
+                        check.reup_diff = lab.diff(&after, &again);
                         check.reup_matches = Some(check.reup_diff.is_empty());
                         if !check.reup_diff.is_empty() {
                             report.findings.push(Finding::new(
@@ -644,6 +716,7 @@ async fn cycle(
         report.migrations.push(check);
         if let Some(seed) = seed.filter(|s| same_version(m.version.as_str(), &s.after)) {
             seed.load(&mut lab.conn).await?;
+            lab.catalog.distrust();
             seeded = true;
         }
     }
@@ -664,6 +737,7 @@ async fn cycle(
                 Some(full_cycle(&mut lab, reading, &floor, &current, report).await?);
         }
     }
+    term.detail(&lab.timings.line(lab.catalog.stats()));
     connect::close(lab.conn).await;
     lab.db.drop_now().await
 }
@@ -779,7 +853,7 @@ async fn full_cycle(
         });
     }
     let emptied = lab.snapshot().await?;
-    let lines = diff_lines(initial, &emptied);
+    let lines = lab.diff(initial, &emptied);
     if !lines.is_empty() {
         report.findings.push(Finding::new(
             Code::SchemaNotRestored,
@@ -803,7 +877,7 @@ async fn full_cycle(
     let up = lab.run(reading, Direction::Up, &ordered).await;
     if up.error.is_none() {
         let again = lab.snapshot().await?;
-        let differs = diff_lines(last, &again);
+        let differs = lab.diff(last, &again);
         if !differs.is_empty() {
             report.findings.push(Finding::new(
                 Code::ReupDiffers,

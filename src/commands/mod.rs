@@ -81,6 +81,7 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
                 seed: args.seed.clone(),
                 seed_at: args.seed_at.clone(),
                 reproduce: reproduce(),
+                verify_snapshots: args.verify_snapshots,
             },
         )),
         Command::SandboxProbe(args) => block_on(sandbox_probe::run(settings, &args.settings(env)?)),

@@ -3,13 +3,14 @@
 //! running).
 
 use anyhow::bail;
-use serde::Serialize;
 use serde_json::json;
 use similar::TextDiff;
 
 use crate::Outcome;
-use crate::history::{History, RowState, same_version};
-use crate::migration::{Migration, MigrationSet};
+use crate::history::{RowState, same_version};
+use crate::migration::Migration;
+use crate::plan::status::lines;
+pub use crate::plan::status::{Line, State};
 use crate::postgres::compat::checksum;
 use crate::postgres::tracking::NewRow;
 use crate::report::escape;
@@ -17,76 +18,8 @@ use crate::settings::{DbSettings, Format, Settings};
 
 use super::session::{Access, Session};
 
-/// The state of one migration against the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Applied,
-    Pending,
-    Dirty,
-    /// Applied with another checksum than the file has now.
-    Modified,
-    /// Applied, but no longer on disk.
-    Missing,
-}
-
-#[derive(Debug, Serialize)]
-struct Line {
-    version: String,
-    name: String,
-    state: State,
-    applied_at: Option<String>,
-    execution_ms: Option<i64>,
-}
-
-fn lines(set: &MigrationSet, history: &History) -> Vec<Line> {
-    let mut out: Vec<Line> = set
-        .iter()
-        .map(|m| {
-            let row = history.find(m.version.as_str());
-            let state = match row {
-                None => State::Pending,
-                // A row covering this version is dirty about its own version only.
-                Some(r)
-                    if r.state == RowState::Dirty
-                        && same_version(&r.version, m.version.as_str()) =>
-                {
-                    State::Dirty
-                }
-                Some(r)
-                    if r.checksum
-                        .as_deref()
-                        .is_some_and(|c| !checksum::matches(c, &m.up)) =>
-                {
-                    State::Modified
-                }
-                Some(_) => State::Applied,
-            };
-            Line {
-                version: m.version.to_string(),
-                name: m.name.clone(),
-                state,
-                applied_at: row.and_then(|r| r.applied_at).map(|t| t.to_rfc3339()),
-                execution_ms: row.and_then(|r| r.execution_ms),
-            }
-        })
-        .collect();
-    for row in history.rows.iter().filter(|r| {
-        !set.iter()
-            .any(|m| same_version(m.version.as_str(), &r.version))
-    }) {
-        out.push(Line {
-            version: row.version.clone(),
-            name: row.name.clone(),
-            state: State::Missing,
-            applied_at: row.applied_at.map(|t| t.to_rfc3339()),
-            execution_ms: row.execution_ms,
-        });
-    }
-    out
-}
-
-fn render(lines: &[Line], format: Format) -> String {
+/// `status` rendered in `format`.
+pub fn render(lines: &[Line], format: Format) -> String {
     match format {
         Format::Json => {
             serde_json::to_string_pretty(&json!({ "migrations": lines })).unwrap_or_default()
@@ -139,11 +72,17 @@ fn render(lines: &[Line], format: Format) -> String {
     }
 }
 
-pub async fn status(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outcome> {
+/// The state of every migration on disk and in the history (read-only: no lock, no table).
+pub async fn status_lines(settings: &Settings, db: &DbSettings) -> anyhow::Result<Vec<Line>> {
     let reading = super::read(settings)?;
     let session = Session::open(db, Access::Read).await?;
     let lines = lines(&reading.set, &session.history);
     session.close().await?;
+    Ok(lines)
+}
+
+pub async fn status(settings: &Settings, db: &DbSettings) -> anyhow::Result<Outcome> {
+    let lines = status_lines(settings, db).await?;
     settings.term.out(&render(&lines, settings.format));
     Ok(Outcome::Clean)
 }

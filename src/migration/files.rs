@@ -28,6 +28,21 @@ pub struct Dir {
 }
 
 impl Dir {
+    /// A folder `m` holding `(relative path, text)` files: the tests' fixture in one line.
+    #[cfg(test)]
+    pub(crate) fn of_texts(files: &[(&str, &str)]) -> Dir {
+        Dir {
+            display: "m".into(),
+            files: files
+                .iter()
+                .map(|(rel, text)| SourceFile {
+                    rel: (*rel).into(),
+                    bytes: text.as_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
     /// The path of `file` as the user would type it.
     pub fn path_of(&self, file: &SourceFile) -> String {
         let base = self.display.trim_end_matches('/');

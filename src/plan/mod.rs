@@ -3,6 +3,7 @@
 //! executes it, `--expect-plan` compares its digest with the one a reviewer saw.
 
 mod reconcile;
+pub mod status;
 
 pub use reconcile::{PlanError, plan_down, plan_up};
 

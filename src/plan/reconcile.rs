@@ -178,33 +178,17 @@ pub fn plan_down(
 mod tests {
     use super::*;
     use crate::history::AppliedMigration;
-    use crate::migration::{Dir, SourceFile, read_dirs};
+    use crate::migration::{Dir, read_dirs};
 
     fn set(files: &[(&str, &str)]) -> MigrationSet {
-        let dir = Dir {
-            display: "m".into(),
-            files: files
-                .iter()
-                .map(|(n, t)| SourceFile {
-                    rel: (*n).into(),
-                    bytes: t.as_bytes().to_vec(),
-                })
-                .collect(),
-        };
+        let dir = Dir::of_texts(files);
         read_dirs(&[dir], None).expect("reads").set
     }
 
     fn row(version: &str, checksum: Option<String>) -> AppliedMigration {
         AppliedMigration {
-            version: version.into(),
-            name: String::new(),
             checksum,
-            applied_at: None,
-            execution_ms: None,
-            applied_by: None,
-            state: RowState::Applied,
-            script: None,
-            covers_earlier: false,
+            ..AppliedMigration::applied(version.into())
         }
     }
 

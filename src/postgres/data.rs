@@ -20,7 +20,7 @@ pub async fn fingerprints(
     let tables: Vec<(String, String)> = sqlx::query_as(
         "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'upcycle_sandbox') AND n.nspname NOT LIKE 'pg\\_%'
          ORDER BY 1, 2",
     )
     .fetch_all(&mut *conn)

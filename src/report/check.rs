@@ -96,11 +96,71 @@ fn status(m: &MigrationCheck) -> &'static str {
 /// The markdown report (the PR comment body, before the Action adds its marker and fits it to
 /// GitHub's budget).
 pub fn markdown(report: &CheckReport) -> String {
-    markdown_parts(report).full()
+    markdown_parts(report, &|_, _| None).full()
 }
 
-/// The markdown report in the parts a PR comment may drop to fit.
-pub fn markdown_parts(report: &CheckReport) -> CommentParts {
+/// Links a finding's `path` and line to the file on GitHub (`None`: no link).
+pub type SourceLink<'a> = &'a dyn Fn(&str, Option<u32>) -> Option<String>;
+
+/// Findings grouped by migration (its up or down), groups with the most severe findings first,
+/// then in migration order; findings about no one migration last. Info findings are left out.
+/// Each group's first line carries its heading, so that a comment cut to fit keeps whole lines.
+fn grouped_findings(report: &CheckReport, link: SourceLink<'_>) -> Vec<String> {
+    let shown: Vec<&crate::check::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .collect();
+    let owner = |path: &str| {
+        report
+            .migrations
+            .iter()
+            .position(|m| m.path == path || m.down_path.as_deref() == Some(path))
+    };
+    let mut groups: Vec<(Option<usize>, Vec<&crate::check::Finding>)> = Vec::new();
+    for f in shown {
+        let key = owner(&f.path);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(f),
+            None => groups.push((key, vec![f])),
+        }
+    }
+    for (_, list) in &mut groups {
+        list.sort_by_key(|f| (f.severity, f.line));
+    }
+    groups.sort_by_key(|(key, list)| (key.is_none(), list[0].severity, *key));
+    let mut lines = Vec::new();
+    for (n, (key, list)) in groups.into_iter().enumerate() {
+        let gap = if n == 0 { "" } else { "\n" };
+        let heading = match key.map(|i| &report.migrations[i]) {
+            Some(m) => format!(
+                "{gap}**{} {}**\n\n",
+                escape::markdown(&m.version),
+                escape::markdown(&m.name)
+            ),
+            None => format!("{gap}**The set as a whole**\n\n"),
+        };
+        for (i, f) in list.iter().enumerate() {
+            let place = escape::markdown(&f.location());
+            let place = match link(&f.path, f.line) {
+                Some(url) => format!("[{place}]({url})"),
+                None => place,
+            };
+            lines.push(format!(
+                "{}- **{}** `{}` {place}: {}\n",
+                if i == 0 { heading.as_str() } else { "" },
+                f.severity.as_str(),
+                f.code,
+                escape::markdown(&f.message)
+            ));
+        }
+    }
+    lines
+}
+
+/// The markdown report in the parts a PR comment may drop to fit; `link` turns finding places
+/// into links to the files at the commit checked.
+pub fn markdown_parts(report: &CheckReport, link: SourceLink<'_>) -> CommentParts {
     let icon = if report.has_errors() { "❌" } else { "✅" };
     let mut summary = format!(
         "### {icon} upcycle check: {}\n\n",
@@ -115,7 +175,7 @@ pub fn markdown_parts(report: &CheckReport) -> CommentParts {
         summary.push_str(&format!(" · base `{}`", escape::markdown(base)));
     }
     let mut table = String::from(
-        "\n\n| | version | name | transaction | up | down | up again | schema restored |\n|---|---|---|---|---|---|---|---|\n",
+        "\n\n| | version | name | transaction | reversible | up | down | up again | schema restored |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for m in report.migrations.iter().filter(|m| m.cycled) {
         let restored = match m.schema_restored {
@@ -124,31 +184,19 @@ pub fn markdown_parts(report: &CheckReport) -> CommentParts {
             None => "-",
         };
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             status(m),
             escape::markdown(&m.version),
             escape::markdown(&m.name),
             if m.transaction { "yes" } else { "no" },
+            if m.down_path.is_some() { "yes" } else { "no" },
             ms(&m.up),
             ms(&m.down),
             ms(&m.reup),
             restored
         ));
     }
-    let findings = report
-        .findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .map(|f| {
-            format!(
-                "- **{}** `{}` {}: {}\n",
-                f.severity.as_str(),
-                f.code,
-                escape::markdown(&f.location()),
-                escape::markdown(&f.message)
-            )
-        })
-        .collect();
+    let findings = grouped_findings(report, link);
     let mut details = String::new();
     for m in report
         .migrations

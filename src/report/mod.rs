@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod comment;
+pub mod deploy;
 pub mod docs;
 pub mod escape;
 pub mod list;

@@ -184,21 +184,26 @@ impl Finished {
 
     /// The outputs, parsed from `name<<DELIM … DELIM` entries.
     pub fn outputs(&self) -> BTreeMap<String, String> {
-        let text = std::fs::read_to_string(&self.output).unwrap_or_default();
-        let mut out = BTreeMap::new();
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
-            assert!(delimiter.starts_with("ghadelimiter_"), "{line}");
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delimiter {
-                    break;
-                }
-                value.push(l);
-            }
-            out.insert(name.to_string(), value.join("\n"));
-        }
-        out
+        parse_outputs(&std::fs::read_to_string(&self.output).unwrap_or_default())
     }
+}
+
+/// `name<<DELIM … DELIM` entries of a `GITHUB_OUTPUT` file (upcycle's delimiters are random
+/// `ghadelimiter_…` strings).
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
+        assert!(delimiter.starts_with("ghadelimiter_"), "{line}");
+        let mut value = Vec::new();
+        for l in lines.by_ref() {
+            if l == delimiter {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
 }

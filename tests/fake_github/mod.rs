@@ -130,8 +130,17 @@ impl State {
         })
     }
 
+    /// Whether `issue` is a pull request of the repository: PR, or one a commit belongs to.
+    fn knows(&self, issue: u64) -> bool {
+        issue == PR
+            || self
+                .commit_pulls
+                .values()
+                .any(|numbers| numbers.contains(&issue))
+    }
+
     fn list_comments(&self, req: &Request, prefix: &str, issue: u64) -> ResponseTemplate {
-        if issue != PR {
+        if !self.knows(issue) {
             return error(404, "Not Found");
         }
         let query: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
@@ -274,7 +283,7 @@ impl Respond for Responder {
                 let Ok(issue) = n.parse::<u64>() else {
                     return error(404, "Not Found");
                 };
-                if issue != PR {
+                if !state.knows(issue) {
                     return error(404, "Not Found");
                 }
                 state.write(token, body.as_ref(), 201, |s, text| {
@@ -380,6 +389,18 @@ impl FakeGitHub {
 
     pub fn clear_requests(&self) {
         self.state.lock().expect("state").requests.clear();
+    }
+
+    /// The bodies of the comments on `issue` that contain `marker`, with their ids.
+    pub fn comments_on(&self, issue: u64, marker: &str) -> Vec<(u64, String)> {
+        self.state
+            .lock()
+            .expect("state")
+            .comments
+            .iter()
+            .filter(|c| c.issue == issue && c.body.contains(marker))
+            .map(|c| (c.id, c.body.clone()))
+            .collect()
     }
 
     /// The bodies of the PR's comments that contain `marker`, with their ids.

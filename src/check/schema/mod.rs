@@ -18,18 +18,21 @@ pub use options::{SnapshotOptions, TRACKING_TABLES};
 pub use text::{normalise_whitespace, quote_ident, short_name};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 /// Everything a migration can change in a database's schema, keyed by qualified name
 /// (`public.users`, `public.f(integer)`) and sorted, so two databases with the same schema give
-/// equal snapshots (and equal JSON) however they were built.
+/// equal snapshots (and equal JSON) however they were built. Tables and views are shared
+/// (`Arc`): consecutive snapshots of a check hold the same unchanged ones, so cloning a
+/// snapshot is cheap and comparing two is a pointer check for every relation that did not change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SchemaSnapshot {
     pub schemas: BTreeMap<String, Schema>,
     pub extensions: BTreeMap<String, Extension>,
-    pub tables: BTreeMap<String, Table>,
-    pub views: BTreeMap<String, View>,
+    pub tables: BTreeMap<String, Arc<Table>>,
+    pub views: BTreeMap<String, Arc<View>>,
     pub sequences: BTreeMap<String, Sequence>,
     pub functions: BTreeMap<String, Function>,
     pub types: BTreeMap<String, Type>,
@@ -72,14 +75,15 @@ mod tests {
         let mut snapshot = SchemaSnapshot::default();
         snapshot
             .tables
-            .insert("public.users".into(), Table::new(TableKind::Table));
+            .insert("public.users".into(), Table::new(TableKind::Table).into());
         snapshot.tables.insert(
             "public.upcycle_migrations".into(),
-            Table::new(TableKind::Table),
+            Table::new(TableKind::Table).into(),
         );
-        snapshot
-            .tables
-            .insert("app._sqlx_migrations".into(), Table::new(TableKind::Table));
+        snapshot.tables.insert(
+            "app._sqlx_migrations".into(),
+            Table::new(TableKind::Table).into(),
+        );
         let sequence = |owner: Option<&str>| Sequence {
             data_type: "bigint".into(),
             start: 1,

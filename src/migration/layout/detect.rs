@@ -264,19 +264,9 @@ fn sqlx_or_golang(dirs: &[Dir], count: usize) -> Detection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migration::SourceFile;
 
     fn dir(files: &[(&str, &str)]) -> Dir {
-        Dir {
-            display: "m".into(),
-            files: files
-                .iter()
-                .map(|(rel, text)| SourceFile {
-                    rel: (*rel).into(),
-                    bytes: text.as_bytes().to_vec(),
-                })
-                .collect(),
-        }
+        Dir::of_texts(files)
     }
 
     #[test]

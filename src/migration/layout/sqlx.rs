@@ -180,7 +180,7 @@ pub fn new_files(version: &str, name: &str, with_down: bool) -> Vec<(String, Str
 #[cfg(test)]
 mod tests {
     use crate::check::Code;
-    use crate::migration::{Dir, SourceFile, read_dirs};
+    use crate::migration::{Dir, read_dirs};
 
     #[test]
     fn two_migrations_of_one_version_keep_their_own_downs() {
@@ -190,16 +190,7 @@ mod tests {
             ("5_other.up.sql", "CREATE TABLE o ();"),
             ("5_other.down.sql", "DROP TABLE o;"),
         ];
-        let dir = Dir {
-            display: "m".into(),
-            files: files
-                .iter()
-                .map(|(n, t)| SourceFile {
-                    rel: (*n).into(),
-                    bytes: t.as_bytes().to_vec(),
-                })
-                .collect(),
-        };
+        let dir = Dir::of_texts(&files);
         let reading = read_dirs(&[dir], None).expect("reads");
         let kept = reading.set.as_slice();
         assert_eq!(kept.len(), 1);

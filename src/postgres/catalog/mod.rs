@@ -2,26 +2,52 @@
 //! kind, in one read-only repeatable-read transaction (a consistent view), with the search path
 //! fixed to `pg_catalog, public` so names print the same on every connection. System schemas
 //! and the members of extensions are left out here; the tracking tables by the domain.
+//!
+//! `snapshot` reads everything. `Catalog` gives the same snapshot for a database it read
+//! before, re-reading only the relations whose catalog rows changed since (see `incremental`).
 
+mod changelog;
+mod incremental;
 mod objects;
 mod relations;
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
 use anyhow::Context;
 use sqlx::postgres::PgRow;
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::postgres::types::Oid;
+use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
-use crate::check::schema::{SchemaSnapshot, SnapshotOptions};
+use crate::check::schema::{
+    Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View,
+};
+
+pub use changelog::{SCHEMA as CHANGE_LOG_SCHEMA, hidden_from_change_log};
+pub use incremental::{Catalog, CatalogStats};
 
 /// `{alias}` is a user schema: not `pg_catalog`, `pg_toast*`, `pg_temp*` (every `pg_` name is
-/// reserved for the system) nor `information_schema`.
+/// reserved for the system), `information_schema`, nor the check's change log
+/// (`upcycle_sandbox`, see `changelog`).
 macro_rules! user_schema {
     ($n:literal) => {
         concat!(
             $n,
             ".nspname NOT LIKE 'pg\\_%' AND ",
             $n,
-            ".nspname <> 'information_schema'"
+            ".nspname NOT IN ('information_schema', 'upcycle_sandbox')"
         )
+    };
+}
+
+/// The settings that change how values print, as one text value (compared between snapshots).
+macro_rules! settings {
+    () => {
+        "concat_ws(' ', current_setting('DateStyle'), current_setting('IntervalStyle'),
+                      current_setting('TimeZone'), current_setting('extra_float_digits'),
+                      current_setting('bytea_output'), current_setting('quote_all_identifiers'),
+                      current_setting('standard_conforming_strings'), current_setting('lc_monetary'),
+                      current_setting('xmloption'), current_setting('xmlbinary'))"
     };
 }
 
@@ -51,44 +77,181 @@ macro_rules! qualified {
     };
 }
 
-pub(crate) use {not_in_extension, qualified, user_schema};
+pub(crate) use {not_in_extension, qualified, settings, user_schema};
 
 /// A snapshot of the schema `conn` sees. `conn` must not be inside a transaction.
 pub async fn snapshot(
     conn: &mut PgConnection,
     options: &SnapshotOptions,
 ) -> anyhow::Result<SchemaSnapshot> {
-    let mut tx = conn
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .context("starting the read-only transaction for the schema snapshot")?;
-    sqlx::query("SELECT set_config('search_path', 'pg_catalog, public', true)")
-        .execute(&mut *tx)
-        .await
-        .context("fixing the search path for the schema snapshot")?;
-    let mut snapshot = SchemaSnapshot::default();
-    objects::schemas(&mut tx, &mut snapshot).await?;
-    objects::extensions(&mut tx, &mut snapshot).await?;
-    relations::relations(&mut tx, &mut snapshot).await?;
-    objects::types(&mut tx, &mut snapshot).await?;
-    relations::columns(&mut tx, &mut snapshot).await?;
-    relations::constraints(&mut tx, &mut snapshot).await?;
-    relations::indexes(&mut tx, &mut snapshot).await?;
-    relations::triggers(&mut tx, &mut snapshot).await?;
-    relations::rules(&mut tx, &mut snapshot).await?;
-    relations::policies(&mut tx, &mut snapshot).await?;
-    objects::sequences(&mut tx, &mut snapshot).await?;
-    objects::functions(&mut tx, &mut snapshot).await?;
-    objects::grants(&mut tx, &mut snapshot).await?;
-    tx.rollback()
-        .await
-        .context("ending the schema snapshot's transaction")?;
+    let mut tx = begin(conn).await?;
+    let draft = read(&mut tx, None, Kinds::ALL).await?;
+    end(tx).await?;
+    let mut snapshot = draft.into_snapshot();
     snapshot.exclude(options);
     Ok(snapshot)
 }
 
-/// Runs one catalog query; `what` names it in the error.
+/// The read-only repeatable-read transaction a snapshot is read in, with the search path that
+/// names print against.
+async fn begin(conn: &mut PgConnection) -> anyhow::Result<Transaction<'_, Postgres>> {
+    conn.begin_with(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO pg_catalog, public; \
+         SET LOCAL plan_cache_mode TO force_generic_plan",
+    )
+    .await
+    .context("starting the read-only transaction for the schema snapshot")
+}
+
+async fn end(tx: Transaction<'_, Postgres>) -> anyhow::Result<()> {
+    tx.rollback()
+        .await
+        .context("ending the schema snapshot's transaction")
+}
+
+/// Reads every object (`only` is `None`), or only the relations `only` (tables, views and
+/// sequences, with everything that hangs off them), leaving out the kinds of children that
+/// `kinds` says none of them has.
+async fn read(conn: &mut PgConnection, only: Only<'_>, kinds: Kinds) -> anyhow::Result<Draft> {
+    let mut draft = Draft::default();
+    if only.is_none() {
+        objects::schemas(conn, &mut draft).await?;
+        objects::extensions(conn, &mut draft).await?;
+    }
+    relations::relations(conn, &mut draft, only).await?;
+    if only.is_none() {
+        objects::types(conn, &mut draft).await?;
+    }
+    relations::columns(conn, &mut draft, only).await?;
+    if kinds.has(Kinds::CONSTRAINTS) {
+        relations::constraints(conn, &mut draft, only).await?;
+    }
+    if kinds.has(Kinds::INDEXES) {
+        relations::indexes(conn, &mut draft, only).await?;
+    }
+    if kinds.has(Kinds::TRIGGERS) {
+        relations::triggers(conn, &mut draft, only).await?;
+    }
+    if kinds.has(Kinds::RULES) {
+        relations::rules(conn, &mut draft, only).await?;
+    }
+    if kinds.has(Kinds::POLICIES) {
+        relations::policies(conn, &mut draft, only).await?;
+    }
+    if kinds.has(Kinds::SEQUENCES) {
+        objects::sequences(conn, &mut draft, only).await?;
+    }
+    if only.is_none() {
+        objects::functions(conn, &mut draft).await?;
+    }
+    objects::grants(conn, &mut draft, only).await?;
+    Ok(draft)
+}
+
+/// Which kinds of rows some relations have (bits as the incremental probe sets them): a read
+/// of those relations leaves out the queries that would find nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Kinds(i32);
+
+impl Kinds {
+    const ALL: Kinds = Kinds(!0);
+    const TRIGGERS: i32 = 1;
+    const RULES: i32 = 2;
+    const POLICIES: i32 = 4;
+    const SEQUENCES: i32 = 16;
+    const CONSTRAINTS: i32 = 32;
+    const INDEXES: i32 = 64;
+
+    fn has(self, bit: i32) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// Some relations by OID, or every object.
+type Only<'a> = Option<&'a [Oid]>;
+
+/// A snapshot being read: the model with its relations not yet shared, and what the incremental
+/// reader needs to tell a relation's later versions apart (its OID, its columns' numbers).
+#[derive(Debug, Default)]
+struct Draft {
+    schemas: BTreeMap<String, Schema>,
+    extensions: BTreeMap<String, Extension>,
+    tables: BTreeMap<String, Table>,
+    views: BTreeMap<String, View>,
+    sequences: BTreeMap<String, Sequence>,
+    functions: BTreeMap<String, Function>,
+    types: BTreeMap<String, Type>,
+    /// The OID of each table, view and sequence read, by key.
+    oids: HashMap<String, Oid>,
+    /// The live columns of each table and view read, as (attnum, name), by key.
+    attnums: HashMap<String, Vec<(i16, String)>>,
+    /// Each index read, with the table or view it is on (by OID).
+    index_owners: Vec<(Oid, Oid)>,
+}
+
+impl Draft {
+    fn into_snapshot(self) -> SchemaSnapshot {
+        SchemaSnapshot {
+            schemas: self.schemas,
+            extensions: self.extensions,
+            tables: self
+                .tables
+                .into_iter()
+                .map(|(k, t)| (k, Arc::new(t)))
+                .collect(),
+            views: self
+                .views
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect(),
+            sequences: self.sequences,
+            functions: self.functions,
+            types: self.types,
+        }
+    }
+}
+
+/// A catalog query over relations, `c` being the relation, which can be narrowed to some of
+/// them (`AND c.oid = ANY($1)` appended: each such query ends with its `WHERE` conditions).
+struct Scoped {
+    all: &'static str,
+    some: OnceLock<String>,
+}
+
+impl Scoped {
+    const fn new(all: &'static str) -> Scoped {
+        Scoped {
+            all,
+            some: OnceLock::new(),
+        }
+    }
+
+    fn some(&'static self) -> &'static str {
+        self.some
+            .get_or_init(|| format!("{} AND c.oid = ANY($1)", self.all))
+            .as_str()
+    }
+}
+
+/// Runs one relation query, for the relations `only` or for all; `what` names it in the error.
 async fn fetch(
+    conn: &mut PgConnection,
+    query: &'static Scoped,
+    only: Only<'_>,
+    what: &str,
+) -> anyhow::Result<Vec<PgRow>> {
+    match only {
+        None => fetch_all(conn, query.all, what).await,
+        Some(oids) => sqlx::query(query.some())
+            .bind(oids)
+            .fetch_all(conn)
+            .await
+            .with_context(|| format!("reading {what} from the catalog")),
+    }
+}
+
+/// Runs one catalog query; `what` names it in the error.
+async fn fetch_all(
     conn: &mut PgConnection,
     sql: &'static str,
     what: &str,

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
+
 use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
 
-use crate::check::schema::{
-    Extension, Function, Privileges, Schema, SchemaSnapshot, Sequence, Type, TypeDef,
-};
+use crate::check::schema::{Extension, Function, Privileges, Schema, Sequence, Type, TypeDef};
 
-use super::{fetch, get, not_in_extension, qualified, user_schema};
+use super::{Draft, Only, Scoped, fetch, fetch_all, get, not_in_extension, qualified, user_schema};
 
 const SCHEMAS: &str = concat!(
     "SELECT quote_ident(n.nspname) AS key, d.description AS comment
@@ -21,11 +22,8 @@ const SCHEMAS: &str = concat!(
     not_in_extension!("pg_namespace", "n.oid"),
 );
 
-pub(super) async fn schemas(
-    conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, SCHEMAS, "schemas").await? {
+pub(super) async fn schemas(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
+    for row in fetch_all(conn, SCHEMAS, "schemas").await? {
         let schema = Schema {
             comment: get(&row, "comment")?,
             grants: Privileges::default(),
@@ -41,9 +39,9 @@ const EXTENSIONS: &str = "SELECT quote_ident(e.extname) AS key, e.extversion AS 
 
 pub(super) async fn extensions(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, EXTENSIONS, "extensions").await? {
+    for row in fetch_all(conn, EXTENSIONS, "extensions").await? {
         let extension = Extension {
             version: get(&row, "version")?,
             schema: get(&row, "schema")?,
@@ -87,11 +85,8 @@ const TYPES: &str = concat!(
     not_in_extension!("pg_type", "t.oid"),
 );
 
-pub(super) async fn types(
-    conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, TYPES, "types").await? {
+pub(super) async fn types(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
+    for row in fetch_all(conn, TYPES, "types").await? {
         let def = match get::<String>(&row, "kind")?.as_str() {
             "e" => TypeDef::Enum {
                 labels: get(&row, "labels")?,
@@ -130,10 +125,10 @@ pub(super) async fn types(
 }
 
 /// Sequences with `OWNED BY` (auto, `a`) or identity (internal, `i`) owners.
-const SEQUENCES: &str = concat!(
+static SEQUENCES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
-    " AS key, format_type(s.seqtypid, NULL) AS data_type, s.seqstart AS start,
+    " AS key, c.oid AS oid, format_type(s.seqtypid, NULL) AS data_type, s.seqstart AS start,
        s.seqincrement AS increment, s.seqmin AS min, s.seqmax AS max, s.seqcache AS cache,
        s.seqcycle AS cycle,
        (SELECT ",
@@ -156,13 +151,16 @@ const SEQUENCES: &str = concat!(
     user_schema!("n"),
     " AND ",
     not_in_extension!("pg_class", "c.oid"),
-);
+));
 
 pub(super) async fn sequences(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, SEQUENCES, "sequences").await? {
+    for row in fetch(conn, &SEQUENCES, only, "sequences").await? {
+        let key: String = get(&row, "key")?;
+        snapshot.oids.insert(key.clone(), get::<Oid>(&row, "oid")?);
         let sequence = Sequence {
             data_type: get(&row, "data_type")?,
             start: get(&row, "start")?,
@@ -175,7 +173,7 @@ pub(super) async fn sequences(
             comment: get(&row, "comment")?,
             grants: Privileges::default(),
         };
-        snapshot.sequences.insert(get(&row, "key")?, sequence);
+        snapshot.sequences.insert(key, sequence);
     }
     Ok(())
 }
@@ -222,11 +220,8 @@ const FUNCTIONS: &str = concat!(
         AND i.objid = p.oid AND i.deptype = 'i')",
 );
 
-pub(super) async fn functions(
-    conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, FUNCTIONS, "functions").await? {
+pub(super) async fn functions(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
+    for row in fetch_all(conn, FUNCTIONS, "functions").await? {
         let kind = match get::<String>(&row, "kind")?.as_str() {
             "p" => "procedure",
             "a" => "aggregate",
@@ -254,49 +249,74 @@ pub(super) async fn functions(
     Ok(())
 }
 
-/// Every object with an ACL, as (kind, key, column) with its owner and default ACL kind; then
-/// the privileges it has beyond the default (`granted`) and the defaults it lost (`revoked`).
-const GRANTS: &str = concat!(
-    "WITH objects AS (
-       SELECT 'schema' AS kind, quote_ident(n.nspname) AS key, NULL::text AS sub,
+/// The objects with an ACL, as (kind, key, column) with their owner and default ACL kind: one
+/// branch per catalog; `$only` narrows the relation branches (see `GRANTS_OF_RELATIONS`).
+macro_rules! schemas_with_acl {
+    () => {
+        concat!(
+            "SELECT 'schema' AS kind, quote_ident(n.nspname) AS key, NULL::text AS sub,
               n.nspowner AS owner, 'n'::\"char\" AS acl_kind, n.nspacl AS acl
        FROM pg_namespace n WHERE n.nspacl IS NOT NULL AND ",
-    user_schema!("n"),
-    "
-       UNION ALL
-       SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('v', 'm') THEN 'view'
-                   ELSE 'table' END, ",
-    qualified!("n", "c.relname"),
-    ", NULL, c.relowner, CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relacl
+            user_schema!("n"),
+        )
+    };
+}
+
+macro_rules! relations_with_acl {
+    ($only:literal) => {
+        concat!(
+            "SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('v', 'm') THEN 'view'
+                   ELSE 'table' END AS kind, ",
+            qualified!("n", "c.relname"),
+            " AS key, NULL::text AS sub, c.relowner AS owner,
+              CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\" AS acl_kind, c.relacl AS acl
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ",
-    user_schema!("n"),
-    "
+            user_schema!("n"),
+            $only,
+            "
        UNION ALL
        SELECT CASE WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END, ",
-    qualified!("n", "c.relname"),
-    ", quote_ident(a.attname), c.relowner, 'c', a.attacl
+            qualified!("n", "c.relname"),
+            ", quote_ident(a.attname), c.relowner, 'c', a.attacl
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND ",
-    user_schema!("n"),
-    "
-       UNION ALL
-       SELECT 'function', ",
-    function_key!(),
-    ", NULL, p.proowner, 'f', p.proacl
+            user_schema!("n"),
+            $only,
+        )
+    };
+}
+
+macro_rules! routines_and_types_with_acl {
+    () => {
+        concat!(
+            "SELECT 'function', ",
+            function_key!(),
+            ", NULL, p.proowner, 'f', p.proacl
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
        WHERE p.proacl IS NOT NULL AND ",
-    user_schema!("n"),
-    "
+            user_schema!("n"),
+            "
        UNION ALL
        SELECT 'type', ",
-    qualified!("n", "t.typname"),
-    ", NULL, t.typowner, 'T', t.typacl
+            qualified!("n", "t.typname"),
+            ", NULL, t.typowner, 'T', t.typacl
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
        WHERE t.typacl IS NOT NULL AND ",
-    user_schema!("n"),
-    "
+            user_schema!("n"),
+        )
+    };
+}
+
+/// The privileges each object in `objects` has beyond the default (`granted`) and the
+/// defaults it lost (`revoked`).
+macro_rules! privileges_of {
+    ($objects:expr) => {
+        concat!(
+            "WITH objects AS (",
+            $objects,
+            "
      ), entries AS (
        SELECT o.kind, o.key, o.sub, 'granted' AS sense, x.grantee, x.privilege_type, x.is_grantable
        FROM objects o, aclexplode(o.acl) x
@@ -313,16 +333,39 @@ const GRANTS: &str = concat!(
      SELECT kind, key, sub, sense,
             CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END AS grantee,
             privilege_type || CASE WHEN is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS privilege
-     FROM entries ORDER BY kind, key, sub, sense, grantee, privilege",
-);
+     FROM entries ORDER BY kind, key, sub, sense, grantee, privilege"
+        )
+    };
+}
+
+/// Every object with an ACL: schemas, relations and their columns, functions, types.
+const GRANTS: &str = privileges_of!(concat!(
+    schemas_with_acl!(),
+    " UNION ALL ",
+    relations_with_acl!(""),
+    " UNION ALL ",
+    routines_and_types_with_acl!()
+));
+
+/// The relations `$1` (tables, views, sequences) and their columns.
+const GRANTS_OF_RELATIONS: &str = privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)"));
 
 /// Attaches each privilege to its object; an object not in the snapshot (an extension's)
 /// keeps none.
 pub(super) async fn grants(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, GRANTS, "privileges").await? {
+    let rows = match only {
+        None => fetch_all(conn, GRANTS, "privileges").await?,
+        Some(oids) => sqlx::query(GRANTS_OF_RELATIONS)
+            .bind(oids)
+            .fetch_all(&mut *conn)
+            .await
+            .context("reading privileges from the catalog")?,
+    };
+    for row in rows {
         let kind: String = get(&row, "kind")?;
         let key: String = get(&row, "key")?;
         let sub: Option<String> = get(&row, "sub")?;

@@ -3,18 +3,19 @@
 //! an extension) is skipped.
 
 use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
 
 use crate::check::schema::{
-    Column, Constraint, ConstraintKind, ForeignTable, Identity, Index, PartitionOf, Policy,
-    SchemaSnapshot, Table, TableKind, Trigger, TypeDef, View, normalise_whitespace,
+    Column, Constraint, ConstraintKind, ForeignTable, Identity, Index, PartitionOf, Policy, Table,
+    TableKind, Trigger, TypeDef, View, normalise_whitespace,
 };
 
-use super::{fetch, get, not_in_extension, qualified, user_schema};
+use super::{Draft, Only, Scoped, fetch, get, not_in_extension, qualified, user_schema};
 
-const RELATIONS: &str = concat!(
+static RELATIONS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
-    " AS key, c.relkind::text AS relkind, c.relpersistence::text AS persistence,
+    " AS key, c.oid AS oid, c.relkind::text AS relkind, c.relpersistence::text AS persistence,
        c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
        c.relreplident::text AS replica_identity, c.relispopulated AS populated,
        ARRAY(SELECT o FROM unnest(c.reloptions) o ORDER BY o) AS options,
@@ -38,15 +39,17 @@ const RELATIONS: &str = concat!(
     user_schema!("n"),
     " AND ",
     not_in_extension!("pg_class", "c.oid"),
-);
+));
 
 /// Tables (every kind) and views (plain and materialized), without their children.
 pub(super) async fn relations(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, RELATIONS, "tables and views").await? {
+    for row in fetch(conn, &RELATIONS, only, "tables and views").await? {
         let key: String = get(&row, "key")?;
+        snapshot.oids.insert(key.clone(), get::<Oid>(&row, "oid")?);
         let relkind: String = get(&row, "relkind")?;
         let options: Vec<String> = get(&row, "options")?;
         let comment: Option<String> = get(&row, "comment")?;
@@ -106,10 +109,10 @@ pub(super) async fn relations(
     Ok(())
 }
 
-const COLUMNS: &str = concat!(
+static COLUMNS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
-    " AS key, c.relkind::text AS relkind, quote_ident(a.attname) AS name,
+    " AS key, c.relkind::text AS relkind, quote_ident(a.attname) AS name, a.attnum AS attnum,
        row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)::int4 AS position,
        format_type(a.atttypid, a.atttypmod) AS data_type,
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default_expr,
@@ -128,14 +131,15 @@ const COLUMNS: &str = concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c') AND ",
     user_schema!("n"),
-);
+));
 
 /// Columns of tables and views, and attributes of composite types.
 pub(super) async fn columns(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, COLUMNS, "columns").await? {
+    for row in fetch(conn, &COLUMNS, only, "columns").await? {
         let key: String = get(&row, "key")?;
         let name: String = get(&row, "name")?;
         let position: i32 = get(&row, "position")?;
@@ -159,7 +163,15 @@ pub(super) async fn columns(
             });
         column.statistics = get(&row, "statistics")?;
         column.comment = get(&row, "comment")?;
-        let columns = match get::<String>(&row, "relkind")?.as_str() {
+        let relkind: String = get(&row, "relkind")?;
+        if relkind != "c" {
+            snapshot
+                .attnums
+                .entry(key.clone())
+                .or_default()
+                .push((get(&row, "attnum")?, name.clone()));
+        }
+        let columns = match relkind.as_str() {
             "v" | "m" => snapshot.views.get_mut(&key).map(|v| &mut v.columns),
             "c" => match snapshot.types.get_mut(&key).map(|t| &mut t.def) {
                 Some(TypeDef::Composite { attributes }) => Some(attributes),
@@ -187,7 +199,7 @@ fn storage_name(code: &str) -> String {
 
 /// Not-null constraints (PostgreSQL 18 catalogues them) are the columns' `not_null`; a
 /// foreign key's copies for each partition of the table it references are internal.
-const CONSTRAINTS: &str = concat!(
+static CONSTRAINTS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(k.conname) AS name, k.contype::text AS kind,
@@ -200,13 +212,14 @@ const CONSTRAINTS: &str = concat!(
      WHERE k.contype <> 'n' AND ",
     user_schema!("n"),
     " AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = k.conparentid AND p.conrelid = k.conrelid)",
-);
+));
 
 pub(super) async fn constraints(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, CONSTRAINTS, "constraints").await? {
+    for row in fetch(conn, &CONSTRAINTS, only, "constraints").await? {
         let key: String = get(&row, "key")?;
         let Some(table) = snapshot.tables.get_mut(&key) else {
             continue;
@@ -232,10 +245,11 @@ pub(super) async fn constraints(
     Ok(())
 }
 
-const INDEXES: &str = concat!(
+static INDEXES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
-    " AS key, quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS definition,
+    " AS key, c.oid AS rel, i.indexrelid AS index, quote_ident(ic.relname) AS name,
+       pg_get_indexdef(i.indexrelid) AS definition,
        i.indisvalid AS valid, i.indisready AS ready, i.indisclustered AS clustered,
        d.description AS comment
      FROM pg_index i
@@ -245,14 +259,18 @@ const INDEXES: &str = concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = i.indexrelid AND d.objsubid = 0
      WHERE c.relkind IN ('r', 'p', 'm') AND ",
     user_schema!("n"),
-);
+));
 
 pub(super) async fn indexes(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, INDEXES, "indexes").await? {
+    for row in fetch(conn, &INDEXES, only, "indexes").await? {
         let key: String = get(&row, "key")?;
+        snapshot
+            .index_owners
+            .push((get(&row, "index")?, get(&row, "rel")?));
         let index = Index {
             definition: get(&row, "definition")?,
             valid: get(&row, "valid")?,
@@ -271,7 +289,7 @@ pub(super) async fn indexes(
     Ok(())
 }
 
-const TRIGGERS: &str = concat!(
+static TRIGGERS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(t.tgname) AS name, pg_get_triggerdef(t.oid) AS definition,
@@ -282,13 +300,14 @@ const TRIGGERS: &str = concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0
      WHERE NOT t.tgisinternal AND ",
     user_schema!("n"),
-);
+));
 
 pub(super) async fn triggers(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, TRIGGERS, "triggers").await? {
+    for row in fetch(conn, &TRIGGERS, only, "triggers").await? {
         let key: String = get(&row, "key")?;
         let enabled = match get::<String>(&row, "enabled")?.as_str() {
             "O" => "origin",
@@ -313,7 +332,7 @@ pub(super) async fn triggers(
     Ok(())
 }
 
-const RULES: &str = concat!(
+static RULES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(r.rulename) AS name, pg_get_ruledef(r.oid) AS definition
@@ -322,14 +341,15 @@ const RULES: &str = concat!(
      JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE r.rulename <> '_RETURN' AND ",
     user_schema!("n"),
-);
+));
 
 /// Rewrite rules of tables and views (a view's own `_RETURN` rule is its definition).
 pub(super) async fn rules(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, RULES, "rules").await? {
+    for row in fetch(conn, &RULES, only, "rules").await? {
         let key: String = get(&row, "key")?;
         let rules = match snapshot.tables.get_mut(&key) {
             Some(table) => Some(&mut table.rules),
@@ -343,7 +363,7 @@ pub(super) async fn rules(
     Ok(())
 }
 
-const POLICIES: &str = concat!(
+static POLICIES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(p.polname) AS name, p.polcmd::text AS command,
@@ -359,13 +379,14 @@ const POLICIES: &str = concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid AND d.objsubid = 0
      WHERE ",
     user_schema!("n"),
-);
+));
 
 pub(super) async fn policies(
     conn: &mut PgConnection,
-    snapshot: &mut SchemaSnapshot,
+    snapshot: &mut Draft,
+    only: Only<'_>,
 ) -> anyhow::Result<()> {
-    for row in fetch(conn, POLICIES, "policies").await? {
+    for row in fetch(conn, &POLICIES, only, "policies").await? {
         let key: String = get(&row, "key")?;
         let Some(table) = snapshot.tables.get_mut(&key) else {
             continue;

@@ -145,20 +145,14 @@ impl Default for Crc32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migration::{Dir, SourceFile, read_dirs};
+    use crate::migration::{Dir, read_dirs};
 
     /// The text of the test vectors (formats-and-tracking §3).
     const T: &str = "CREATE TABLE t (id int);\r\nINSERT INTO t VALUES (1);\n";
 
     /// The up script of a one-file sqlx folder holding `text`.
     fn script(text: &str) -> Script {
-        let dir = Dir {
-            display: "m".into(),
-            files: vec![SourceFile {
-                rel: "1_t.sql".into(),
-                bytes: text.as_bytes().to_vec(),
-            }],
-        };
+        let dir = Dir::of_texts(&[("1_t.sql", text)]);
         let reading = read_dirs(&[dir], None).expect("reads");
         reading.set.as_slice()[0].up.clone()
     }

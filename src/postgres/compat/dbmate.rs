@@ -5,7 +5,7 @@
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use crate::history::{AppliedMigration, History, RowState};
+use crate::history::{AppliedMigration, History};
 use crate::migration::Migration;
 use crate::postgres::tracking::Tracking;
 
@@ -30,23 +30,10 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
         "SELECT version::text AS version FROM {} ORDER BY version COLLATE \"C\"",
         t.table()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .with_context(|| format!("reading {}", t.table()))?;
+    let rows = super::read_rows(t, conn, sql).await?;
     let rows = rows
         .into_iter()
-        .map(|r| AppliedMigration {
-            version: r.get("version"),
-            name: String::new(),
-            checksum: None,
-            applied_at: None,
-            execution_ms: None,
-            applied_by: None,
-            state: RowState::Applied,
-            script: None,
-            covers_earlier: false,
-        })
+        .map(|r| AppliedMigration::applied(r.get("version")))
         .collect();
     Ok(History { rows })
 }
@@ -67,11 +54,5 @@ pub async fn record(t: &Tracking, conn: &mut PgConnection, m: &Migration) -> any
 
 /// dbmate's `delete from … where version = $1`.
 pub async fn remove(t: &Tracking, conn: &mut PgConnection, version: &str) -> anyhow::Result<()> {
-    let sql = format!("delete from {} where version = $1", t.table());
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(version)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("removing {version} from {}", t.table()))?;
-    Ok(())
+    super::delete_version(t, conn, "version", super::VersionKey::Text(version)).await
 }

@@ -115,10 +115,7 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
          FROM {} ORDER BY installed_rank",
         t.table()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .with_context(|| format!("reading {}", t.table()))?;
+    let rows = super::read_rows(t, conn, sql).await?;
     let mut newest: BTreeMap<String, (i32, AppliedMigration)> = BTreeMap::new();
     for r in rows {
         let kind: String = r.get("type");

@@ -47,19 +47,13 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
     let rows = current(t, conn)
         .await?
         .map(|(version, dirty)| AppliedMigration {
-            version: version.to_string(),
-            name: String::new(),
-            checksum: None,
-            applied_at: None,
-            execution_ms: None,
-            applied_by: None,
             state: if dirty {
                 RowState::Dirty
             } else {
                 RowState::Applied
             },
-            script: None,
             covers_earlier: true,
+            ..AppliedMigration::applied(version.to_string())
         })
         .into_iter()
         .collect();

@@ -6,7 +6,7 @@
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use crate::history::{AppliedMigration, History, RowState};
+use crate::history::{AppliedMigration, History};
 use crate::migration::Migration;
 use crate::postgres::tracking::{Tracking, bigint_version};
 
@@ -42,24 +42,14 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
          ORDER BY id",
         t.table()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .with_context(|| format!("reading {}", t.table()))?;
+    let rows = super::read_rows(t, conn, sql).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
             let version: i64 = r.get("version_id");
             AppliedMigration {
-                version: version.to_string(),
-                name: String::new(),
-                checksum: None,
                 applied_at: Some(r.get("tstamp")),
-                execution_ms: None,
-                applied_by: None,
-                state: RowState::Applied,
-                script: None,
-                covers_earlier: false,
+                ..AppliedMigration::applied(version.to_string())
             }
         })
         .collect();
@@ -85,11 +75,11 @@ pub async fn record(t: &Tracking, conn: &mut PgConnection, m: &Migration) -> any
 
 /// goose's `DELETE FROM … WHERE version_id = $1`.
 pub async fn remove(t: &Tracking, conn: &mut PgConnection, version: &str) -> anyhow::Result<()> {
-    let sql = format!("DELETE FROM {} WHERE version_id = $1", t.table());
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(bigint_version(t, version)?)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("removing {version} from {}", t.table()))?;
-    Ok(())
+    super::delete_version(
+        t,
+        conn,
+        "version_id",
+        super::VersionKey::BigInt(bigint_version(t, version)?),
+    )
+    .await
 }

@@ -15,6 +15,7 @@ pub(super) mod goose;
 pub(super) mod sqlx;
 pub(super) mod upcycle;
 
+use ::sqlx::postgres::PgRow;
 use ::sqlx::{AssertSqlSafe, Executor, PgConnection};
 use anyhow::Context;
 
@@ -40,6 +41,44 @@ async fn create(t: &Tracking, conn: &mut PgConnection, ddl: &str) -> anyhow::Res
     conn.execute(::sqlx::raw_sql(AssertSqlSafe(sql)))
         .await
         .with_context(|| format!("creating the tracking table {}", t.table()))?;
+    Ok(())
+}
+
+/// Every row of `sql`, a SELECT on the tracking table.
+async fn read_rows(
+    t: &Tracking,
+    conn: &mut PgConnection,
+    sql: String,
+) -> anyhow::Result<Vec<PgRow>> {
+    ::sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("reading {}", t.table()))
+}
+
+/// A version as a tool's table keys it.
+enum VersionKey<'a> {
+    Text(&'a str),
+    BigInt(i64),
+}
+
+/// `DELETE FROM <table> WHERE <column> = $1` for one version.
+async fn delete_version(
+    t: &Tracking,
+    conn: &mut PgConnection,
+    column: &str,
+    key: VersionKey<'_>,
+) -> anyhow::Result<()> {
+    let sql = format!("DELETE FROM {} WHERE {column} = $1", t.table());
+    let query = ::sqlx::query(AssertSqlSafe(sql));
+    let (query, shown) = match key {
+        VersionKey::Text(v) => (query.bind(v.to_string()), v.to_string()),
+        VersionKey::BigInt(v) => (query.bind(v), v.to_string()),
+    };
+    query
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("removing {shown} from {}", t.table()))?;
     Ok(())
 }
 

@@ -45,10 +45,7 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
          FROM {} ORDER BY version",
         t.table()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .with_context(|| format!("reading {}", t.table()))?;
+    let rows = super::read_rows(t, conn, sql).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -131,11 +128,11 @@ pub async fn set_checksum(
 }
 
 pub async fn remove(t: &Tracking, conn: &mut PgConnection, version: &str) -> anyhow::Result<()> {
-    let sql = format!("DELETE FROM {} WHERE version = $1", t.table());
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(bigint_version(t, version)?)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("removing {version} from {}", t.table()))?;
-    Ok(())
+    super::delete_version(
+        t,
+        conn,
+        "version",
+        super::VersionKey::BigInt(bigint_version(t, version)?),
+    )
+    .await
 }

@@ -42,10 +42,7 @@ pub async fn read(t: &Tracking, conn: &mut PgConnection) -> anyhow::Result<Histo
         "SELECT version, name, checksum, applied_at, execution_ms, applied_by, state, script FROM {} ORDER BY ordinal",
         t.table()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .with_context(|| format!("reading {}", t.table()))?;
+    let rows = super::read_rows(t, conn, sql).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -137,11 +134,5 @@ pub async fn set_checksum(
 }
 
 pub async fn remove(t: &Tracking, conn: &mut PgConnection, version: &str) -> anyhow::Result<()> {
-    let sql = format!("DELETE FROM {} WHERE version = $1", t.table());
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(version)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("removing {version} from {}", t.table()))?;
-    Ok(())
+    super::delete_version(t, conn, "version", super::VersionKey::Text(version)).await
 }

@@ -44,6 +44,9 @@ impl fmt::Display for Change {
 
 /// Every difference between `before` and `after`, sorted by object; empty when they are equal.
 pub fn diff(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<Change> {
+    if before == after {
+        return Vec::new();
+    }
     let mut changes = Changes::default();
     objects::schemas(&mut changes, &before.schemas, &after.schemas);
     objects::extensions(&mut changes, &before.extensions, &after.extensions);
@@ -85,9 +88,10 @@ impl Changes {
         }
     }
 
-    /// Added and removed entries of a map, and `compare` on the ones in both. `label` names
-    /// an entry by its key; `describe` says what an added or removed one is, when that helps.
-    fn map<V>(
+    /// Added and removed entries of a map, and `compare` on the ones in both that differ.
+    /// `label` names an entry by its key; `describe` says what an added or removed one is,
+    /// when that helps.
+    fn map<V: PartialEq>(
         &mut self,
         before: &BTreeMap<String, V>,
         after: &BTreeMap<String, V>,
@@ -98,6 +102,7 @@ impl Changes {
         let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for key in keys {
             match (before.get(key), after.get(key)) {
+                (Some(b), Some(a)) if b == a => {}
                 (Some(b), Some(a)) => compare(self, &label(key, b), b, a),
                 (Some(b), None) => {
                     let detail = with_description("removed", describe(b));

@@ -2,6 +2,7 @@
 //! constraints, indexes, triggers, rules and policies.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::super::objects::{Column, Constraint, Index, Policy, Table, TableKind, Trigger, View};
 use super::super::text::{short_name, split_qualified};
@@ -9,15 +10,15 @@ use super::{ChangeKind, Changes};
 
 pub(super) fn tables(
     c: &mut Changes,
-    before: &BTreeMap<String, Table>,
-    after: &BTreeMap<String, Table>,
+    before: &BTreeMap<String, Arc<Table>>,
+    after: &BTreeMap<String, Arc<Table>>,
 ) {
     c.map(
         before,
         after,
         |key, _| format!("table {key}"),
         |t| (t.kind != TableKind::Table).then(|| t.kind.as_str().to_string()),
-        table,
+        |c, object, b, a| table(c, object, b, a),
     );
 }
 
@@ -61,8 +62,8 @@ fn table(c: &mut Changes, object: &str, b: &Table, a: &Table) {
 
 pub(super) fn views(
     c: &mut Changes,
-    before: &BTreeMap<String, View>,
-    after: &BTreeMap<String, View>,
+    before: &BTreeMap<String, Arc<View>>,
+    after: &BTreeMap<String, Arc<View>>,
 ) {
     c.map(
         before,

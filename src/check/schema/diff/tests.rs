@@ -2,6 +2,7 @@
 //! of the text a person reads.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::super::objects::*;
 use super::super::{SchemaSnapshot, diff};
@@ -58,7 +59,7 @@ fn sample() -> SchemaSnapshot {
             comment: None,
         },
     );
-    s.tables.insert("public.users".into(), users);
+    s.tables.insert("public.users".into(), users.into());
     let mut jobs = Table::new(TableKind::Table);
     jobs.columns.insert("id".into(), column(1, "bigint", true));
     jobs.columns
@@ -73,7 +74,7 @@ fn sample() -> SchemaSnapshot {
             comment: None,
         },
     );
-    s.tables.insert("public.jobs".into(), jobs);
+    s.tables.insert("public.jobs".into(), jobs.into());
     s.types.insert(
         "public.job_status".into(),
         Type {
@@ -109,7 +110,7 @@ fn lines(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<String> {
 }
 
 fn users(s: &mut SchemaSnapshot) -> &mut Table {
-    s.tables.get_mut("public.users").expect("users")
+    Arc::make_mut(s.tables.get_mut("public.users").expect("users"))
 }
 
 #[test]
@@ -137,10 +138,7 @@ fn column_type_change_is_one_line() {
 #[test]
 fn removed_index_shows_its_definition() {
     let mut after = sample();
-    after
-        .tables
-        .get_mut("public.jobs")
-        .expect("jobs")
+    Arc::make_mut(after.tables.get_mut("public.jobs").expect("jobs"))
         .indexes
         .clear();
     assert_eq!(
@@ -212,12 +210,12 @@ fn a_long_shared_start_of_the_column_order_is_elided() {
     let mut before = SchemaSnapshot::default();
     before.tables.insert(
         "public.wide".into(),
-        table(&["id", "a", "b", "c", "deleted_at", "key", "name"]),
+        table(&["id", "a", "b", "c", "deleted_at", "key", "name"]).into(),
     );
     let mut after = SchemaSnapshot::default();
     after.tables.insert(
         "public.wide".into(),
-        table(&["id", "a", "b", "c", "deleted_at", "name", "key"]),
+        table(&["id", "a", "b", "c", "deleted_at", "name", "key"]).into(),
     );
     assert_eq!(
         lines(&before, &after),
@@ -346,7 +344,7 @@ fn diff_text_of_many_changes() {
             comment: None,
         },
     );
-    let jobs = after.tables.get_mut("public.jobs").expect("jobs");
+    let jobs = Arc::make_mut(after.tables.get_mut("public.jobs").expect("jobs"));
     jobs.indexes.get_mut("jobs_status_idx").expect("idx").valid = false;
     jobs.triggers.insert(
         "jobs_touch".into(),
@@ -369,7 +367,8 @@ fn diff_text_of_many_changes() {
             populated: true,
             comment: None,
             grants: Privileges::default(),
-        },
+        }
+        .into(),
     );
     after.sequences.insert(
         "app.counter_seq".into(),
@@ -474,7 +473,8 @@ fn diff_text_of_changed_properties() {
             populated: true,
             comment: None,
             grants: Privileges::default(),
-        },
+        }
+        .into(),
     );
     let table = users(&mut before);
     table.triggers.insert(
@@ -502,7 +502,7 @@ fn diff_text_of_changed_properties() {
     counter.increment = 5;
     counter.cycle = true;
     counter.owned_by = None;
-    let v = after.views.get_mut("public.v").expect("v");
+    let v = Arc::make_mut(after.views.get_mut("public.v").expect("v"));
     v.materialized = true;
     v.definition = "SELECT 2".into();
     let table = users(&mut after);

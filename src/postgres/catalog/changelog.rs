@@ -1,0 +1,375 @@
+//! The change log: event triggers that the check installs in its throwaway database (schema
+//! `upcycle_sandbox`, which snapshots leave out) so that a snapshot learns which relations the
+//! last steps touched from a few log rows, instead of probing every catalog (`incremental`).
+//!
+//! `ddl_command_end` logs each object a command created or altered (`pg_event_trigger_ddl_commands`)
+//! with the relation it belongs to, looked up while it still exists; `sql_drop` logs each object
+//! dropped, cascaded ones included (`pg_event_trigger_dropped_objects`), with its table when its
+//! address names one. The log is written in the steps' own transactions, so a step that fails
+//! and rolls back leaves no rows, as it leaves no catalog change. The triggers are `ENABLE
+//! ALWAYS` (a step may set `session_replication_role`) and their functions `SECURITY DEFINER`
+//! (a step may `SET ROLE`); they must never fail, so every column may be null.
+//!
+//! What they do not see, and what a snapshot does about it (see `Changes` and `Catalog`): shared
+//! objects (roles, tablespaces: their rows are checked by `xmin`, as the probe does), settings
+//! (compared), writes to the catalogs by DML, `CLUSTER`, and what a failing step outside a
+//! transaction left behind (the check asks for a full read after those: `Catalog::distrust`),
+//! and the triggers being disabled or dropped (checked; then every snapshot is read in full).
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
+
+use super::{get, settings};
+
+/// The schema holding the log; snapshots and data fingerprints leave it out.
+pub const SCHEMA: &str = "upcycle_sandbox";
+
+const INSTALL: &str = r#"
+CREATE SCHEMA upcycle_sandbox;
+CREATE TABLE upcycle_sandbox.changes (
+  id bigserial PRIMARY KEY, classid oid, objid oid, objsubid int4, rel oid, kind text,
+  dropped bool, original bool, normal bool);
+CREATE FUNCTION upcycle_sandbox.owner(classid oid, objid oid) RETURNS oid
+  LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+  SELECT CASE classid
+    WHEN 'pg_class'::regclass THEN (
+      SELECT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid
+                  WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') THEN c.oid END
+      FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = objid)
+    WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = objid)
+    WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = objid)
+    WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = objid)
+    WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = objid)
+    WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = objid)
+  END $$;
+CREATE FUNCTION upcycle_sandbox.ddl() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped)
+  SELECT d.classid, d.objid, d.objsubid, upcycle_sandbox.owner(d.classid, d.objid),
+         d.object_type, false
+  FROM pg_event_trigger_ddl_commands() d;
+END $$;
+CREATE FUNCTION upcycle_sandbox.dropped() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, original, normal)
+  SELECT d.classid, d.objid, d.objsubid,
+         CASE WHEN d.object_type IN ('table constraint', 'trigger', 'rule', 'policy', 'default value')
+              THEN to_regclass(quote_ident(d.address_names[1]) || '.' || quote_ident(d.address_names[2]))
+              WHEN d.object_type = 'table column' THEN d.objid END,
+         d.object_type, true, d.original, d.normal
+  FROM pg_event_trigger_dropped_objects() d;
+END $$;
+CREATE EVENT TRIGGER upcycle_sandbox_ddl ON ddl_command_end EXECUTE FUNCTION upcycle_sandbox.ddl();
+CREATE EVENT TRIGGER upcycle_sandbox_dropped ON sql_drop EXECUTE FUNCTION upcycle_sandbox.dropped();
+ALTER EVENT TRIGGER upcycle_sandbox_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER upcycle_sandbox_dropped ENABLE ALWAYS;
+"#;
+
+/// Whether a script may change the schema in a way the change log does not see: writing to
+/// the system catalogs, or `CLUSTER` (which marks an index in place). The check reads the
+/// snapshot after such a script in full (`Catalog::distrust`). A function that an earlier
+/// script created could do the same without naming a catalog; that is not detected.
+pub fn hidden_from_change_log(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("cluster")
+        || (text.contains("pg_")
+            && ["update", "insert", "delete"]
+                .iter()
+                .any(|w| text.contains(w)))
+}
+
+/// Installs the log (one implicit transaction: all or nothing). False when the server refuses
+/// (event triggers need a superuser; older servers lack the syntax): then the check probes.
+pub(super) async fn install(conn: &mut PgConnection) -> bool {
+    sqlx::raw_sql(INSTALL).execute(conn).await.is_ok()
+}
+
+/// One logged change.
+#[derive(Debug, Clone)]
+pub(super) struct Change {
+    pub objid: Oid,
+    /// The table, view or sequence the object belongs to, when known.
+    pub rel: Option<Oid>,
+    /// `object_type` as event triggers name it (`table`, `index`, `table constraint`…).
+    pub kind: String,
+    pub dropped: bool,
+    /// For drops: dropped by name (not along with something else), by a normal dependency.
+    pub original: bool,
+    pub normal: bool,
+}
+
+/// What the log says since the last snapshot, with the guards for what it cannot see.
+#[derive(Debug)]
+pub(super) struct Changes {
+    pub changes: Vec<Change>,
+    /// The newest log row read (the next read starts after it).
+    pub last: i64,
+    /// Rows of the shared catalogs (roles, tablespaces), and whether one was written since the
+    /// horizon.
+    pub shared_rows: i64,
+    pub shared_written: bool,
+    /// The settings that change how values print, as the probe reads them.
+    pub settings: String,
+    /// Both triggers present, enabled, and not switched off (`event_triggers`).
+    pub armed: bool,
+    pub horizon: i64,
+}
+
+const READ: &str = concat!(
+    "WITH horizon AS MATERIALIZED (SELECT age((($2::int8 % 4294967296)::text)::xid) AS h),
+     shared AS (
+       SELECT count(*) AS n, coalesce(bool_or(age(x) <= (SELECT h FROM horizon)), false) AS written
+       FROM (SELECT xmin AS x FROM pg_authid UNION ALL SELECT xmin FROM pg_tablespace) s
+     ), guard AS (
+       SELECT s.n, s.written,
+              (SELECT count(*) FROM pg_event_trigger
+                WHERE evtname IN ('upcycle_sandbox_ddl', 'upcycle_sandbox_dropped') AND evtenabled = 'A') = 2
+                AND coalesce(current_setting('event_triggers', true), 'on') = 'on' AS armed,
+              ",
+    settings!(),
+    " AS settings, txid_snapshot_xmin(txid_current_snapshot()) AS horizon
+       FROM shared s
+     )
+     SELECT NULL::int8 AS id, NULL::oid AS objid, NULL::oid AS rel, NULL::text AS kind,
+            NULL::bool AS dropped, NULL::bool AS original, NULL::bool AS normal,
+            g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
+     FROM guard g
+     UNION ALL
+     SELECT id, objid, rel, kind, dropped, original, normal, NULL, NULL, NULL, NULL, NULL
+     FROM upcycle_sandbox.changes WHERE id > $1"
+);
+
+/// Reads the log after row `last`; `horizon` is the last snapshot's (0 before the first).
+pub(super) async fn read(
+    conn: &mut PgConnection,
+    last: i64,
+    horizon: i64,
+) -> anyhow::Result<Changes> {
+    let rows = sqlx::query(READ)
+        .bind(last)
+        .bind(horizon)
+        .fetch_all(conn)
+        .await
+        .context("reading the change log")?;
+    let mut changes = Changes {
+        changes: Vec::new(),
+        last,
+        shared_rows: 0,
+        shared_written: true,
+        settings: String::new(),
+        armed: false,
+        horizon: 0,
+    };
+    for row in rows {
+        match get::<Option<i64>>(&row, "id")? {
+            None => {
+                changes.shared_rows = get(&row, "shared_rows")?;
+                changes.shared_written = get(&row, "shared_written")?;
+                changes.armed = get(&row, "armed")?;
+                changes.settings = get(&row, "settings")?;
+                changes.horizon = get(&row, "horizon")?;
+            }
+            Some(id) => {
+                changes.last = changes.last.max(id);
+                changes.changes.push(Change {
+                    objid: get::<Option<Oid>>(&row, "objid")?.unwrap_or(Oid(0)),
+                    rel: get(&row, "rel")?,
+                    kind: get::<Option<String>>(&row, "kind")?.unwrap_or_default(),
+                    dropped: get::<Option<bool>>(&row, "dropped")?.unwrap_or(false),
+                    original: get::<Option<bool>>(&row, "original")?.unwrap_or(true),
+                    normal: get::<Option<bool>>(&row, "normal")?.unwrap_or(true),
+                });
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// The relations to read again for `rels` (tables, views, sequences): those and the tables
+/// that inherit from them (a command on a parent reaches its partitions and children without
+/// naming them: `ATTACH PARTITION`, an index or a column added to the parent), each with the
+/// kinds of rows it has (bits as `Kinds`). An identity column's sequence, which `ALTER TABLE`
+/// changes, is logged by itself.
+const EXPAND: &str = "WITH RECURSIVE tree(rel) AS (
+       SELECT unnest($1::oid[])
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel
+     )
+     SELECT c.oid AS rel,
+       (CASE WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) THEN 1 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN') THEN 2 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) THEN 4 ELSE 0 END
+      | CASE WHEN c.relkind = 'S' THEN 16 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid) THEN 32 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) THEN 64 ELSE 0 END)::int4 AS k
+     FROM pg_class c JOIN tree r ON r.rel = c.oid
+     UNION ALL
+     SELECT s, -1 FROM unnest($2::oid[]) s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s)";
+
+/// What a batch of changes reaches (see `EXPAND`).
+pub(super) struct Reach {
+    pub rels: Vec<Oid>,
+    /// The kinds of rows they have together (bits as `Kinds`).
+    pub kinds: i32,
+    /// Those of the sequences asked about that no longer exist (`DROP IDENTITY` drops one
+    /// without a `sql_drop` event).
+    pub vanished: Vec<Oid>,
+}
+
+/// `rels` with what hangs off them (see `EXPAND`), and which of `sequences` are gone.
+pub(super) async fn expand(
+    conn: &mut PgConnection,
+    rels: &[Oid],
+    sequences: &[Oid],
+) -> anyhow::Result<Reach> {
+    let rows = sqlx::query(EXPAND)
+        .bind(rels)
+        .bind(sequences)
+        .fetch_all(conn)
+        .await
+        .context("finding the relations a change reaches")?;
+    let mut reach = Reach {
+        rels: Vec::with_capacity(rows.len()),
+        kinds: 0,
+        vanished: Vec::new(),
+    };
+    for row in rows {
+        let k: i32 = get(&row, "k")?;
+        if k < 0 {
+            reach.vanished.push(get(&row, "rel")?);
+        } else {
+            reach.rels.push(get(&row, "rel")?);
+            reach.kinds |= k;
+        }
+    }
+    Ok(reach)
+}
+
+/// The relations a batch of changes touched and those it dropped, or `None` when something
+/// else changed (a function, a type, a schema, an extension, a privilege: a full read).
+/// `owners` maps the indexes of the last snapshot to their relations (an index's drop no
+/// longer names its table).
+pub(super) fn targets(
+    changes: &[Change],
+    owners: &HashMap<Oid, Oid>,
+) -> Option<(HashSet<Oid>, HashSet<Oid>)> {
+    let mut changed = HashSet::new();
+    let mut gone = HashSet::new();
+    let mut orphans = false;
+    for change in changes {
+        if !change.dropped {
+            // Created or altered: its relation was looked up while it existed.
+            changed.insert(change.rel?);
+            continue;
+        }
+        match change.kind.as_str() {
+            "table" | "view" | "materialized view" | "sequence" | "foreign table" => {
+                gone.insert(change.objid);
+            }
+            "index" => {
+                let table = owners.get(&change.objid).copied().or_else(|| {
+                    // Created since the last snapshot: its creation named the table.
+                    changes
+                        .iter()
+                        .find(|c| !c.dropped && c.objid == change.objid)
+                        .and_then(|c| c.rel)
+                });
+                match table {
+                    Some(table) => {
+                        changed.insert(table);
+                    }
+                    // Dropped along with something the log names (its table, a constraint).
+                    None if !change.original => {}
+                    None => return None,
+                }
+            }
+            "table constraint" | "trigger" | "rule" | "policy" | "default value"
+            | "table column" => match change.rel {
+                Some(rel) => {
+                    changed.insert(rel);
+                }
+                // Its table was gone by then: dropped by the same command.
+                None => orphans = true,
+            },
+            // A table's row type, an array type, a toast table: they go with their relation.
+            "type" | "toast table" if !change.original && !change.normal => {}
+            _ => return None,
+        }
+    }
+    if orphans && gone.is_empty() {
+        return None;
+    }
+    changed.retain(|oid| !gone.contains(oid));
+    Some((changed, gone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(objid: u32, rel: Option<u32>, kind: &str, dropped: bool, original: bool) -> Change {
+        Change {
+            objid: Oid(objid),
+            rel: rel.map(Oid),
+            kind: kind.into(),
+            dropped,
+            original,
+            normal: original,
+        }
+    }
+
+    #[test]
+    fn created_and_altered_objects_name_their_relation() {
+        let changes = [
+            change(10, Some(1), "table", false, true),
+            change(11, Some(1), "index", false, true),
+            change(12, Some(2), "table constraint", true, true),
+        ];
+        let (changed, gone) = targets(&changes, &HashMap::new()).unwrap();
+        assert_eq!(changed, HashSet::from([Oid(1), Oid(2)]));
+        assert!(gone.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_index_is_found_through_the_last_snapshot_or_its_creation() {
+        let owners = HashMap::from([(Oid(20), Oid(3))]);
+        let (changed, _) = targets(&[change(20, None, "index", true, true)], &owners).unwrap();
+        assert_eq!(changed, HashSet::from([Oid(3)]));
+        let batch = [
+            change(21, Some(4), "index", false, true),
+            change(21, None, "index", true, true),
+        ];
+        let (changed, _) = targets(&batch, &owners).unwrap();
+        assert_eq!(changed, HashSet::from([Oid(4)]));
+        assert!(targets(&[change(22, None, "index", true, true)], &owners).is_none());
+    }
+
+    #[test]
+    fn a_dropped_table_takes_its_children_and_types_along() {
+        let batch = [
+            change(5, None, "table", true, true),
+            change(6, None, "type", true, false),
+            change(7, None, "default value", true, false),
+            change(8, None, "index", true, false),
+        ];
+        let (changed, gone) = targets(&batch, &HashMap::new()).unwrap();
+        assert!(changed.is_empty());
+        assert_eq!(gone, HashSet::from([Oid(5)]));
+    }
+
+    #[test]
+    fn anything_else_is_a_full_read() {
+        for c in [
+            change(1, None, "function", false, true),
+            change(1, None, "type", true, true),
+            change(1, None, "", false, true),
+            change(1, None, "schema", true, true),
+        ] {
+            assert!(targets(&[c], &HashMap::new()).is_none());
+        }
+    }
+}

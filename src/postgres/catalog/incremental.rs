@@ -1,0 +1,700 @@
+//! `Catalog`: the snapshots of one database over a check, each read in full only when it has to
+//! be. A check takes three snapshots per migration, and a migration changes a few relations of
+//! hundreds, so most of every full read is work already done.
+//!
+//! At its first snapshot the catalog installs the change log (`changelog`: event triggers
+//! that record which objects each command created, altered or dropped). Each later snapshot
+//! then reads the new log rows (one small query, with guards for roles, tablespaces and
+//! settings), re-reads the relations they name (with the tables that inherit from them, see
+//! `changelog::expand`) and reads everything when they name anything else. After a step the log
+//! cannot vouch for (it failed, or its text writes to the catalogs), the check calls
+//! `distrust` and the next snapshot is read in full. Where the log cannot be installed (event
+//! triggers need a superuser) the catalog probes instead, as follows.
+//!
+//! A probing snapshot starts with a probe (one query): for every table, view and sequence, whether
+//! any catalog row that describes it (its `pg_class` row, its columns, defaults, constraints,
+//! indexes, triggers, rules, policies, parents, comments, dependencies and row type) was written
+//! since the last snapshot, how many rows describe it in the catalogs where a row can go on its
+//! own (a dropped index, a removed comment), and a hash of its indexes' flags; and the same for
+//! everything else a snapshot shows or prints names from (schemas, roles, tablespaces,
+//! extensions, functions, types, operators, collations, composite types, …), with the settings
+//! that change how values print. A row was written since the last snapshot when its `xmin` is
+//! not older than that snapshot's oldest running transaction: only this check writes to its
+//! database, and every insert or update writes a row version with a new `xmin`. A row can go
+//! without a new row appearing (an index dropped, a comment removed), so the catalogs where that
+//! happens are counted; where rows only go with their relation (columns, row types), the
+//! relation's own row goes too. `pg_index`'s flags are updated in place, without a new `xmin`,
+//! so they are hashed. Triggers that PostgreSQL makes for foreign keys are left out: a snapshot
+//! never shows them, and they come and go with a constraint that it does show.
+//!
+//! Then: if anything global changed, everything is read again (`read`, as `snapshot` does).
+//! Otherwise the relations that changed (or are new) are read again,
+//! with the same queries narrowed to them, and the others are reused as they were. A relation's
+//! text can also name another relation or column (a foreign key, a view, a default's sequence,
+//! a partition's parent), so a re-read that shows a relation or a column under a new name (a
+//! rename, `SET SCHEMA`) falls back to a full read as well.
+//!
+//! What the probe does not watch: objects that initdb created (OID below 16384: built-in
+//! types, functions, operators, collations…) being renamed, which would change how user
+//! objects print. Schemas, roles, tablespaces and extensions are watched whole. `verify` reads
+//! everything besides and fails on any difference (the check's hidden `--verify-snapshots`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
+
+use super::changelog::{self, Changes};
+use super::{Draft, Kinds, begin, end, get, read, settings, user_schema};
+use crate::check::schema::{
+    Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View, diff,
+};
+
+/// What a relation (or everything else) looks like to the probe: how many rows of the
+/// catalogs where a row can go on its own (an index, a constraint, a comment…) describe it, a
+/// hash of its indexes' in-place flags, and whether any row that describes it was written
+/// since the last snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    rows: i64,
+    flags: i64,
+    written: bool,
+}
+
+impl Seen {
+    /// Whether the rows may differ from those `before` counted.
+    fn changed_since(&self, before: Option<&Seen>) -> bool {
+        self.written || before.is_none_or(|b| (b.rows, b.flags) != (self.rows, self.flags))
+    }
+}
+
+/// The rows that describe relations, each with the relation it describes (an index's rows and
+/// comment count for its table): `$written` keeps only those written since the horizon.
+macro_rules! describing {
+    ($written:literal) => {
+        concat!(
+            "SELECT c.oid AS rel FROM pg_class c
+               WHERE c.oid >= 16384 AND c.relkind NOT IN ('i', 'I')", $written, "
+             UNION ALL SELECT i.indrelid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+               WHERE c.oid >= 16384 AND c.relkind IN ('i', 'I')", $written, "
+             UNION ALL SELECT c.indrelid FROM pg_index c WHERE c.indrelid >= 16384", $written, "
+             UNION ALL SELECT c.attrelid FROM pg_attribute c WHERE c.attrelid >= 16384 AND c.attnum > 0", $written, "
+             UNION ALL SELECT c.adrelid FROM pg_attrdef c WHERE true", $written, "
+             UNION ALL SELECT c.conrelid FROM pg_constraint c WHERE c.conrelid <> 0", $written, "
+             UNION ALL SELECT c.tgrelid FROM pg_trigger c WHERE NOT c.tgisinternal", $written, "
+             UNION ALL SELECT c.ev_class FROM pg_rewrite c WHERE c.ev_class >= 16384", $written, "
+             UNION ALL SELECT c.polrelid FROM pg_policy c WHERE true", $written, "
+             UNION ALL SELECT c.inhrelid FROM pg_inherits c WHERE true", $written, "
+             UNION ALL SELECT c.seqrelid FROM pg_sequence c WHERE c.seqrelid >= 16384", $written, "
+             UNION ALL SELECT c.ftrelid FROM pg_foreign_table c WHERE true", $written, "
+             UNION ALL SELECT c.objid FROM pg_depend c
+               WHERE c.classid = 'pg_class'::regclass AND c.objid >= 16384 AND c.deptype IN ('e', 'a', 'i')", $written, "
+             UNION ALL SELECT coalesce(i.indrelid, c.objoid) FROM pg_description c
+               LEFT JOIN pg_index i ON i.indexrelid = c.objoid
+               WHERE c.classoid = 'pg_class'::regclass AND c.objoid >= 16384", $written, "
+             UNION ALL SELECT k.conrelid FROM pg_description c JOIN pg_constraint k ON k.oid = c.objoid
+               WHERE c.classoid = 'pg_constraint'::regclass AND c.objoid >= 16384 AND k.conrelid <> 0", $written, "
+             UNION ALL SELECT t.tgrelid FROM pg_description c JOIN pg_trigger t ON t.oid = c.objoid
+               WHERE c.classoid = 'pg_trigger'::regclass AND c.objoid >= 16384", $written, "
+             UNION ALL SELECT p.polrelid FROM pg_description c JOIN pg_policy p ON p.oid = c.objoid
+               WHERE c.classoid = 'pg_policy'::regclass AND c.objoid >= 16384", $written, "
+             UNION ALL SELECT c.typrelid FROM pg_type c WHERE c.oid >= 16384 AND c.typrelid <> 0", $written, "
+             UNION ALL SELECT e.typrelid FROM pg_type c JOIN pg_type e ON e.oid = c.typelem
+               WHERE c.oid >= 16384 AND c.typlen = -1 AND e.typrelid <> 0", $written
+        )
+    };
+}
+
+/// The probe. `$1` is the horizon: the oldest transaction the last snapshot could not see
+/// (`txid_snapshot_xmin`), so a row whose `xmin` is not older was written since. Only this
+/// check writes to its database, and every insert or update writes a row version with a new
+/// `xmin`; a row that goes away on its own goes from a catalog that is counted per relation.
+/// Returns one row per table, view and sequence, and one (OID 0) for everything else with the
+/// settings that change how values print and the new horizon.
+const PROBE: &str = concat!(
+    "WITH horizon AS MATERIALIZED (SELECT age((($1::int8 % 4294967296)::text)::xid) AS h),
+     written AS (",
+    describing!(" AND age(c.xmin) <= (SELECT h FROM horizon)"),
+    "), counted(rel, w, f, k) AS (
+       SELECT c.oid, 1, 0, CASE WHEN c.relkind = 'S' THEN 16 ELSE 0 END
+         FROM pg_class c WHERE c.oid >= 16384 AND c.relkind NOT IN ('i', 'I')
+       UNION ALL SELECT indrelid, 1,
+              hashint8((indexrelid::int8 << 3) + (indisvalid::int << 2) + (indisready::int << 1) + indislive::int),
+              64
+         FROM pg_index WHERE indrelid >= 16384
+       UNION ALL SELECT adrelid, 1, 0, 0 FROM pg_attrdef
+       UNION ALL SELECT conrelid, 1, 0, 32 FROM pg_constraint WHERE conrelid <> 0
+       UNION ALL SELECT tgrelid, 1, 0, 1 FROM pg_trigger WHERE NOT tgisinternal
+       UNION ALL SELECT ev_class, 1, 0, CASE WHEN rulename <> '_RETURN' THEN 2 ELSE 0 END
+         FROM pg_rewrite WHERE ev_class >= 16384
+       UNION ALL SELECT polrelid, 1, 0, 4 FROM pg_policy
+       UNION ALL SELECT inhrelid, 1, 0, 0 FROM pg_inherits
+       UNION ALL SELECT objid, 1, 0, 0 FROM pg_depend
+         WHERE classid = 'pg_class'::regclass AND objid >= 16384 AND deptype = 'e'
+       UNION ALL SELECT s.seqrelid,
+              (SELECT count(*) FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                 AND d.objid = s.seqrelid AND d.deptype IN ('a', 'i')),
+              0, 0
+         FROM pg_sequence s WHERE s.seqrelid >= 16384
+       UNION ALL SELECT coalesce(i.indrelid, d.objoid), 1, 0, 0 FROM pg_description d
+         LEFT JOIN pg_index i ON i.indexrelid = d.objoid
+         WHERE d.classoid = 'pg_class'::regclass AND d.objoid >= 16384
+       UNION ALL SELECT k.conrelid, 1, 0, 0 FROM pg_description d JOIN pg_constraint k ON k.oid = d.objoid
+         WHERE d.classoid = 'pg_constraint'::regclass AND d.objoid >= 16384 AND k.conrelid <> 0
+       UNION ALL SELECT t.tgrelid, 1, 0, 0 FROM pg_description d JOIN pg_trigger t ON t.oid = d.objoid
+         WHERE d.classoid = 'pg_trigger'::regclass AND d.objoid >= 16384
+       UNION ALL SELECT p.polrelid, 1, 0, 0 FROM pg_description d JOIN pg_policy p ON p.oid = d.objoid
+         WHERE d.classoid = 'pg_policy'::regclass AND d.objoid >= 16384
+     ), per AS (
+       SELECT rel, sum(w) AS n, sum(f) AS f, bit_or(k) AS k FROM counted GROUP BY rel
+     ), fresh AS (
+       SELECT DISTINCT rel FROM written
+     ), classified AS (
+       SELECT coalesce(p.rel, w.rel) AS rel, coalesce(p.n, 0) AS n, coalesce(p.f, 0) AS f,
+              coalesce(p.k, 0) AS k, w.rel IS NOT NULL AS written,
+              CASE WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ",
+    user_schema!("n"),
+    " THEN 'r'
+                   WHEN c.relkind IN ('i', 'I', 't') OR n.nspname LIKE 'pg\\_toast%' THEN 'x'
+                   ELSE 'g' END AS class
+       FROM per p FULL JOIN fresh w ON w.rel = p.rel
+       LEFT JOIN pg_class c ON c.oid = coalesce(p.rel, w.rel)
+       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+     ), global(x) AS (
+       SELECT xmin FROM pg_namespace
+       UNION ALL SELECT xmin FROM pg_authid
+       UNION ALL SELECT xmin FROM pg_tablespace
+       UNION ALL SELECT xmin FROM pg_extension
+       UNION ALL SELECT xmin FROM pg_foreign_data_wrapper
+       UNION ALL SELECT xmin FROM pg_foreign_server
+       UNION ALL SELECT xmin FROM pg_proc WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_aggregate WHERE aggfnoid >= 16384
+       UNION ALL SELECT xmin FROM pg_language WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_operator WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_opclass WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_opfamily WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_am WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_collation WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_cast WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_ts_config WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_ts_dict WHERE oid >= 16384
+       UNION ALL SELECT xmin FROM pg_type
+         WHERE oid >= 16384 AND typrelid = 0 AND NOT (typelem <> 0 AND typlen = -1)
+       UNION ALL SELECT xmin FROM pg_enum
+       UNION ALL SELECT xmin FROM pg_range WHERE rngtypid >= 16384
+       UNION ALL SELECT xmin FROM pg_constraint WHERE conrelid = 0
+       UNION ALL SELECT xmin FROM pg_depend
+         WHERE classid IN ('pg_proc'::regclass, 'pg_type'::regclass, 'pg_namespace'::regclass)
+           AND objid >= 16384
+           AND (deptype = 'e' OR (deptype = 'i' AND classid = 'pg_proc'::regclass))
+       UNION ALL SELECT xmin FROM pg_description
+         WHERE objoid >= 16384 AND classoid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass,
+                                                    'pg_trigger'::regclass, 'pg_policy'::regclass)
+       UNION ALL SELECT d.xmin FROM pg_namespace n
+         JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass
+         WHERE n.oid < 16384
+     )
+     SELECT rel, n::int8 AS n, f::int8 AS f, k AS k, written, NULL::text AS settings, NULL::int8 AS horizon
+     FROM classified WHERE class = 'r'
+     UNION ALL
+     SELECT 0::oid, (g.n + coalesce(c.n, 0))::int8, coalesce(c.f, 0)::int8, 0,
+            g.written OR coalesce(c.written, false),
+            ",
+    settings!(),
+    ",
+            txid_snapshot_xmin(txid_current_snapshot())
+     FROM (SELECT count(*) AS n, bool_or(age(x) <= (SELECT h FROM horizon)) AS written FROM global) g,
+          (SELECT sum(n) AS n, sum(f) AS f, bool_or(written) AS written FROM classified WHERE class = 'g') c"
+);
+
+/// What the probe saw: each relation and the kinds of rows it has, everything else, the
+/// settings, and the horizon for the next probe.
+struct Probe {
+    relations: HashMap<Oid, (Seen, Kinds)>,
+    global: Seen,
+    settings: String,
+    horizon: i64,
+}
+
+/// `horizon`: the previous probe's, or 0 before the first (everything counts as written).
+async fn probe(conn: &mut PgConnection, horizon: i64) -> anyhow::Result<Probe> {
+    let rows = sqlx::query(PROBE)
+        .bind(horizon)
+        .fetch_all(conn)
+        .await
+        .context("probing the catalog for changes since the last snapshot")?;
+    let mut relations = HashMap::with_capacity(rows.len());
+    let mut global = None;
+    for row in rows {
+        let rel: Oid = get(&row, "rel")?;
+        let seen = Seen {
+            rows: get(&row, "n")?,
+            flags: get(&row, "f")?,
+            written: get(&row, "written")?,
+        };
+        if rel.0 == 0 {
+            global = Some((seen, get(&row, "settings")?, get(&row, "horizon")?));
+        } else {
+            relations.insert(rel, (seen, Kinds(get(&row, "k")?)));
+        }
+    }
+    let (global, settings, horizon) = global.context("the catalog probe returned no global row")?;
+    Ok(Probe {
+        relations,
+        global,
+        settings,
+        horizon,
+    })
+}
+
+/// How a snapshot learns what changed since the last one.
+enum Look {
+    Probe(Probe),
+    Log(Changes),
+}
+
+/// What one table, view or sequence adds to a snapshot.
+#[derive(Debug)]
+struct Section {
+    key: String,
+    body: Body,
+    /// Live columns as (attnum, name), to tell a rename from a change.
+    columns: Vec<(i16, String)>,
+    /// Left out by the snapshot options (a tracking table, or a sequence one owns).
+    excluded: bool,
+}
+
+#[derive(Debug)]
+enum Body {
+    Table(Arc<Table>),
+    View(Arc<View>),
+    Sequence(Sequence),
+}
+
+/// Everything a snapshot holds besides the relations: read again only on a full read.
+#[derive(Debug, Default)]
+struct Rest {
+    schemas: BTreeMap<String, Schema>,
+    extensions: BTreeMap<String, Extension>,
+    functions: BTreeMap<String, Function>,
+    types: BTreeMap<String, Type>,
+}
+
+/// What the last snapshot's look saw, to compare the next one with.
+#[derive(Debug)]
+enum Watch {
+    Probe {
+        global: Seen,
+        relations: HashMap<Oid, Seen>,
+    },
+    Log {
+        last: i64,
+        shared_rows: i64,
+    },
+}
+
+#[derive(Debug)]
+struct State {
+    watch: Watch,
+    settings: String,
+    horizon: i64,
+    sections: HashMap<Oid, Section>,
+    /// The relation of each index read (an index's drop does not name its table).
+    owners: HashMap<Oid, Oid>,
+    rest: Rest,
+}
+
+/// How much each snapshot had to read (for `-v`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CatalogStats {
+    /// Snapshots read in full.
+    pub full: u32,
+    /// Snapshots that re-read some relations only.
+    pub partial: u32,
+    /// Snapshots that reused every relation.
+    pub reused: u32,
+    /// Relations re-read by partial snapshots.
+    pub relations: u32,
+    /// Time in the probe (or the change log), in partial re-reads and in full reads
+    /// (transaction included).
+    pub probing: Duration,
+    pub rereading: Duration,
+    pub reading: Duration,
+}
+
+/// The snapshots of one database, read incrementally (see the module documentation).
+#[derive(Debug)]
+pub struct Catalog {
+    options: SnapshotOptions,
+    verify: bool,
+    /// Whether the change log is installed (`None`: not tried yet).
+    log: Option<bool>,
+    /// The next snapshot must be read in full (see `distrust`).
+    distrusted: bool,
+    state: Option<State>,
+    stats: CatalogStats,
+}
+
+impl Catalog {
+    /// `verify`: also read every snapshot in full, and fail when the two differ.
+    pub fn new(options: SnapshotOptions, verify: bool) -> Catalog {
+        Catalog {
+            options,
+            verify,
+            log: None,
+            distrusted: false,
+            state: None,
+            stats: CatalogStats::default(),
+        }
+    }
+
+    /// A catalog that probes by `xmin` and never installs the change log.
+    pub fn probing(options: SnapshotOptions, verify: bool) -> Catalog {
+        Catalog {
+            log: Some(false),
+            ..Catalog::new(options, verify)
+        }
+    }
+
+    pub fn stats(&self) -> CatalogStats {
+        self.stats
+    }
+
+    /// Whether snapshots follow the change log (installed at the first snapshot).
+    pub fn follows_log(&self) -> bool {
+        self.log == Some(true)
+    }
+
+    /// Reads the next snapshot in full: the database changed in a way the change log may not
+    /// show (a step failed outside a transaction, or wrote to the system catalogs).
+    pub fn distrust(&mut self) {
+        self.distrusted = true;
+    }
+
+    /// A snapshot of the schema `conn` sees, equal to what `super::snapshot` reads. `conn`
+    /// must not be inside a transaction, and must be the database this `Catalog` read before.
+    pub async fn snapshot(&mut self, conn: &mut PgConnection) -> anyhow::Result<SchemaSnapshot> {
+        let start = Instant::now();
+        if self.log.is_none() {
+            self.log = Some(changelog::install(conn).await);
+        }
+        let mut tx = begin(conn).await?;
+        let horizon = self.state.as_ref().map_or(0, |s| s.horizon);
+        let look = if self.log == Some(true) {
+            let last = match self.state.as_ref().map(|s| &s.watch) {
+                Some(Watch::Log { last, .. }) => *last,
+                _ => 0,
+            };
+            Look::Log(changelog::read(&mut tx, last, horizon).await?)
+        } else {
+            Look::Probe(probe(&mut tx, horizon).await?)
+        };
+        let probed = Instant::now();
+        self.stats.probing += probed - start;
+        let refreshed = match self.state.as_mut() {
+            Some(state) if !self.distrusted => {
+                refresh(state, &mut tx, &look, &self.options, &mut self.stats).await?
+            }
+            _ => false,
+        };
+        if refreshed {
+            end(tx).await?;
+            self.stats.rereading += probed.elapsed();
+        } else {
+            let draft = read(&mut tx, None, Kinds::ALL).await?;
+            end(tx).await?;
+            self.state = Some(State::new(draft, look, &self.options));
+            self.distrusted = false;
+            self.stats.full += 1;
+            self.stats.reading += probed.elapsed();
+        }
+        let snapshot = self
+            .state
+            .as_ref()
+            .context("no snapshot state after a read")?
+            .assemble();
+        if self.verify {
+            let full = super::snapshot(conn, &self.options).await?;
+            if full != snapshot {
+                let lines: Vec<String> = diff(&full, &snapshot)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                anyhow::bail!(
+                    "the incremental schema snapshot differs from a full one in {} place(s) (full → incremental): {}",
+                    lines.len().max(1),
+                    if lines.is_empty() {
+                        "(no diff line; the JSON differs)".to_string()
+                    } else {
+                        lines.join("; ")
+                    }
+                );
+            }
+        }
+        Ok(snapshot)
+    }
+}
+
+/// Re-reads the relations that changed; false when a full read is needed instead.
+async fn refresh(
+    state: &mut State,
+    conn: &mut PgConnection,
+    look: &Look,
+    options: &SnapshotOptions,
+    stats: &mut CatalogStats,
+) -> anyhow::Result<bool> {
+    match (look, &mut state.watch) {
+        (Look::Probe(probe), Watch::Probe { global, relations }) => {
+            if probe.global.changed_since(Some(global)) || probe.settings != state.settings {
+                return Ok(false);
+            }
+            let mut kinds = Kinds(0);
+            let changed: Vec<Oid> = probe
+                .relations
+                .iter()
+                .filter(|(oid, (seen, _))| seen.changed_since(relations.get(oid)))
+                .map(|(oid, (_, k))| {
+                    kinds.0 |= k.0;
+                    *oid
+                })
+                .collect();
+            let gone: Vec<Oid> = relations
+                .keys()
+                .filter(|oid| !probe.relations.contains_key(oid))
+                .copied()
+                .collect();
+            state.horizon = probe.horizon;
+            if !reread(state, conn, &changed, &gone, kinds, options, stats).await? {
+                return Ok(false);
+            }
+            let Watch::Probe { relations, .. } = &mut state.watch else {
+                return Ok(false);
+            };
+            for oid in &gone {
+                relations.remove(oid);
+            }
+            for oid in &changed {
+                relations.insert(*oid, probe.relations[oid].0);
+            }
+            Ok(true)
+        }
+        (Look::Log(changes), Watch::Log { last, shared_rows }) => {
+            if !changes.armed
+                || changes.shared_written
+                || changes.shared_rows != *shared_rows
+                || changes.settings != state.settings
+            {
+                return Ok(false);
+            }
+            *last = changes.last;
+            state.horizon = changes.horizon;
+            let Some((mut changed, mut gone)) = changelog::targets(&changes.changes, &state.owners)
+            else {
+                return Ok(false);
+            };
+            if changed.is_empty() && gone.is_empty() {
+                stats.reused += 1;
+                return Ok(true);
+            }
+            // A command on a parent reaches its partitions and children without naming them;
+            // those attached now are found by `expand`, those detached are still in the state.
+            let parents: HashSet<&str> = changed
+                .iter()
+                .filter_map(|oid| state.sections.get(oid))
+                .map(|s| s.key.as_str())
+                .collect();
+            if !parents.is_empty() {
+                for (oid, section) in &state.sections {
+                    if let Body::Table(table) = &section.body
+                        && (table
+                            .partition_of
+                            .as_ref()
+                            .is_some_and(|p| parents.contains(p.parent.as_str()))
+                            || table.inherits.iter().any(|p| parents.contains(p.as_str())))
+                    {
+                        changed.insert(*oid);
+                    }
+                }
+            }
+            // The sequences the changed tables own (`schema.table.column`) may be gone.
+            let owned: Vec<Oid> = state
+                .sections
+                .iter()
+                .filter(|(_, s)| match &s.body {
+                    Body::Sequence(sequence) => sequence
+                        .owned_by
+                        .as_deref()
+                        .and_then(|column| column.rsplit_once('.'))
+                        .is_some_and(|(table, _)| parents.contains(table)),
+                    _ => false,
+                })
+                .map(|(oid, _)| *oid)
+                .collect();
+            let named: Vec<Oid> = changed.iter().copied().collect();
+            let reach = changelog::expand(conn, &named, &owned).await?;
+            changed.extend(reach.rels);
+            gone.extend(reach.vanished);
+            let kinds = reach.kinds;
+            changed.retain(|oid| !gone.contains(oid));
+            let changed: Vec<Oid> = changed.into_iter().collect();
+            let gone: Vec<Oid> = gone.into_iter().collect();
+            reread(state, conn, &changed, &gone, Kinds(kinds), options, stats).await
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Re-reads `changed` and forgets `gone`; false when a full read is needed instead.
+async fn reread(
+    state: &mut State,
+    conn: &mut PgConnection,
+    changed: &[Oid],
+    gone: &[Oid],
+    kinds: Kinds,
+    options: &SnapshotOptions,
+    stats: &mut CatalogStats,
+) -> anyhow::Result<bool> {
+    if changed.is_empty() && gone.is_empty() {
+        stats.reused += 1;
+        return Ok(true);
+    }
+    let mut fresh = if changed.is_empty() {
+        HashMap::new()
+    } else {
+        let mut draft = read(conn, Some(changed), kinds).await?;
+        state.owners.extend(std::mem::take(&mut draft.index_owners));
+        sections(draft, options)
+    };
+    // Other relations print this one's name and its columns' names: a rename changes them.
+    for oid in changed {
+        let Some(old) = state.sections.get(oid) else {
+            continue;
+        };
+        let Some(new) = fresh.get(oid) else {
+            return Ok(false);
+        };
+        let renamed_column = old.columns.iter().any(|(attnum, name)| {
+            new.columns
+                .iter()
+                .any(|(n, new_name)| n == attnum && new_name != name)
+        });
+        if new.key != old.key || renamed_column {
+            return Ok(false);
+        }
+    }
+    for oid in gone {
+        state.sections.remove(oid);
+    }
+    for oid in changed {
+        match fresh.remove(oid) {
+            Some(section) => state.sections.insert(*oid, section),
+            None => state.sections.remove(oid),
+        };
+    }
+    stats.partial += 1;
+    stats.relations += u32::try_from(changed.len()).unwrap_or(u32::MAX);
+    Ok(true)
+}
+
+/// The relations of a draft, by OID.
+fn sections(mut draft: Draft, options: &SnapshotOptions) -> HashMap<Oid, Section> {
+    let mut out = HashMap::with_capacity(draft.oids.len());
+    for (key, oid) in std::mem::take(&mut draft.oids) {
+        let columns = draft.attnums.remove(&key).unwrap_or_default();
+        let (body, excluded) = if let Some(table) = draft.tables.remove(&key) {
+            (Body::Table(Arc::new(table)), options.excludes(&key))
+        } else if let Some(view) = draft.views.remove(&key) {
+            (Body::View(Arc::new(view)), false)
+        } else if let Some(sequence) = draft.sequences.remove(&key) {
+            let excluded = sequence
+                .owned_by
+                .as_deref()
+                .and_then(|column| column.rsplit_once('.'))
+                .is_some_and(|(table, _)| options.excludes(table));
+            (Body::Sequence(sequence), excluded)
+        } else {
+            continue;
+        };
+        out.insert(
+            oid,
+            Section {
+                key,
+                body,
+                columns,
+                excluded,
+            },
+        );
+    }
+    out
+}
+
+impl State {
+    fn new(mut draft: Draft, look: Look, options: &SnapshotOptions) -> State {
+        let rest = Rest {
+            schemas: std::mem::take(&mut draft.schemas),
+            extensions: std::mem::take(&mut draft.extensions),
+            functions: std::mem::take(&mut draft.functions),
+            types: std::mem::take(&mut draft.types),
+        };
+        let (watch, settings, horizon) = match look {
+            Look::Probe(probe) => (
+                Watch::Probe {
+                    global: probe.global,
+                    relations: probe
+                        .relations
+                        .into_iter()
+                        .map(|(oid, (f, _))| (oid, f))
+                        .collect(),
+                },
+                probe.settings,
+                probe.horizon,
+            ),
+            Look::Log(changes) => (
+                Watch::Log {
+                    last: changes.last,
+                    shared_rows: changes.shared_rows,
+                },
+                changes.settings,
+                changes.horizon,
+            ),
+        };
+        State {
+            watch,
+            settings,
+            horizon,
+            owners: std::mem::take(&mut draft.index_owners)
+                .into_iter()
+                .collect(),
+            sections: sections(draft, options),
+            rest,
+        }
+    }
+
+    fn assemble(&self) -> SchemaSnapshot {
+        let mut snapshot = SchemaSnapshot {
+            schemas: self.rest.schemas.clone(),
+            extensions: self.rest.extensions.clone(),
+            functions: self.rest.functions.clone(),
+            types: self.rest.types.clone(),
+            ..SchemaSnapshot::default()
+        };
+        for section in self.sections.values().filter(|s| !s.excluded) {
+            let key = section.key.clone();
+            match &section.body {
+                Body::Table(table) => {
+                    snapshot.tables.insert(key, Arc::clone(table));
+                }
+                Body::View(view) => {
+                    snapshot.views.insert(key, Arc::clone(view));
+                }
+                Body::Sequence(sequence) => {
+                    snapshot.sequences.insert(key, sequence.clone());
+                }
+            }
+        }
+        snapshot
+    }
+}
