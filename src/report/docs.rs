@@ -1,5 +1,5 @@
 //! Reference pages rendered from the tables they document (`CODES`, `LAYOUTS`), so the docs
-//! cannot drift: `tests/docs.rs` fails when docs/checks.md or docs/layouts.md differ from these.
+//! cannot drift: `tests/suite/docs.rs` fails when docs/checks.md or docs/layouts.md differ from these.
 
 use crate::check::CODES;
 use crate::migration::{LAYOUTS, layout::Downs};
@@ -7,7 +7,7 @@ use crate::migration::{LAYOUTS, layout::Downs};
 /// docs/checks.md.
 pub fn checks() -> String {
     let mut out = String::from(
-        "# Checks\n\n<!-- generated from src/check/codes.rs by tests/docs.rs; edit the table there -->\n\n",
+        "# Checks\n\n<!-- generated from src/check/codes.rs by tests/suite/docs.rs; edit the table there -->\n\n",
     );
     out.push_str("Every finding upcycle reports carries one of these codes. Only findings of severity `error` make a command exit 1.\n\n");
     out.push_str("| code | default severity | what it means |\n|---|---|---|\n");
@@ -35,7 +35,7 @@ pub fn checks() -> String {
 /// docs/layouts.md.
 pub fn layouts() -> String {
     let mut out = String::from(
-        "# Layouts\n\n<!-- generated from LAYOUTS in src/migration/layout/mod.rs by tests/docs.rs -->\n\n",
+        "# Layouts\n\n<!-- generated from LAYOUTS in src/migration/layout/mod.rs by tests/suite/docs.rs -->\n\n",
     );
     out.push_str("upcycle detects the layout from the files: content markers (`-- +goose Up`, `-- migrate:up`, `up.sql` inside a folder, `alembic.ini`) beat name patterns, a folder whose files carry two layouts' markers is an error, and sqlx and golang-migrate (which name files alike) are told apart by whether a file needs golang-migrate's bare execution. `--layout` overrides.\n\n");
     out.push_str("| layout | tool | files | downs |\n|---|---|---|---|\n");
@@ -57,7 +57,7 @@ pub fn layouts() -> String {
 pub fn sandbox() -> String {
     use crate::sandbox::PROVIDERS;
     let mut out = String::from(
-        "# Sandbox providers\n\n<!-- generated from PROVIDERS in src/sandbox/mod.rs by tests/docs.rs -->\n\n",
+        "# Sandbox providers\n\n<!-- generated from PROVIDERS in src/sandbox/mod.rs by tests/suite/docs.rs -->\n\n",
     );
     out.push_str("`upcycle check` proves migrations on a throwaway PostgreSQL. `--sandbox` picks where it comes from; every check gets a fresh database there, dropped afterwards, and the server is removed when upcycle ends.\n\n");
     out.push_str("| `--sandbox` | what it does |\n|---|---|\n");

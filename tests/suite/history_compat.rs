@@ -6,7 +6,7 @@
 //! diesel_cli, dbmate) they are run against tables upcycle wrote and the reverse (those tests say
 //! why they skip when a tool is not on PATH).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

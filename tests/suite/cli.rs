@@ -2,7 +2,7 @@
 //! on stderr for an error, the JSON document's keys, merged `--dir`s, `new` in every layout,
 //! `--help`, and colour only where allowed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

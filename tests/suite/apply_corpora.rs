@@ -15,7 +15,7 @@
 //! - Some downs run but do not restore the schema, so the following up fails; `down` stops at
 //!   the newest such migration (named at each test), found by running the cycle.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -71,7 +71,7 @@ fn exits(out: &Output, code: i32, what: &str) -> (String, String) {
 struct Runner {
     dirs: Vec<String>,
     layout: Option<&'static str>,
-    url: String,
+    url: support::TestDb,
     log: Vec<String>,
 }
 

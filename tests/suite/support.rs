@@ -1,4 +1,4 @@
-//! Shared test support: one real PostgreSQL server per test binary (upcycle's own `local`
+//! Shared test support: one real PostgreSQL server for the whole suite (upcycle's own `local`
 //! sandbox, from the server binaries), and a fresh database per test.
 #![allow(dead_code)]
 
@@ -8,6 +8,15 @@ use std::sync::OnceLock;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use upcycle::sandbox::{LocalOptions, LocalServer};
+
+/// The whole suite shares one server, so it keeps its WAL small (by default it grows to 1 GB,
+/// which a small CI disk may not have): no archiving or replication, and frequent checkpoints.
+const SMALL_WAL: &[(&str, &str)] = &[
+    ("wal_level", "minimal"),
+    ("max_wal_senders", "0"),
+    ("max_wal_size", "96MB"),
+    ("min_wal_size", "32MB"),
+];
 
 struct Shared {
     url: String,
@@ -29,7 +38,10 @@ fn shared() -> &'static Shared {
                 .block_on(LocalServer::start(&LocalOptions {
                     bin: None,
                     path_var: std::env::var("PATH").ok(),
-                    ..Default::default()
+                    settings: SMALL_WAL
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
                 }))
                 .expect("start a local PostgreSQL for the tests");
             Shared {
@@ -42,21 +54,107 @@ fn shared() -> &'static Shared {
     })
 }
 
-/// A new empty database on the shared server; returns its URL.
-pub async fn fresh_db(prefix: &str) -> String {
+/// A new empty database on the shared server, dropped when the returned guard is (it derefs
+/// to the database's URL). The suite makes about 300 of them at some 8 MB each: kept to the
+/// end, they would need 2.5 GB of disk. A failing test keeps its database for a look.
+pub async fn fresh_db(prefix: &str) -> TestDb {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let name = format!("{prefix}_{}_{n}", std::process::id());
-    let base = &shared().url;
-    let mut conn = PgConnection::connect(base)
+    TestDb {
+        url: create_db(&shared().url, &name).await,
+    }
+}
+
+/// The URL of a database `fresh_db` made; drops the database when dropped.
+pub struct TestDb {
+    url: String,
+}
+
+impl TestDb {
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl AsRef<str> for TestDb {
+    fn as_ref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own.
+        let url = self.url.clone();
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(drop_db(&url));
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop the test database {}", self.url);
+        }
+    }
+}
+
+/// Drops the database of `url` on the shared server, closing its connections.
+pub async fn drop_db(url: &str) {
+    let (_, name) = url.rsplit_once('/').expect("url has a database");
+    let mut conn = PgConnection::connect(&shared().url)
         .await
         .expect("connect to the shared server");
+    conn.execute(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .await
+    .expect("drop database");
+    conn.close().await.ok();
+}
+
+/// Creates database `name` on the server of `base` (a URL naming any database); returns its URL.
+pub async fn create_db(base: &str, name: &str) -> String {
+    let mut conn = PgConnection::connect(base)
+        .await
+        .expect("connect to the server");
     conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .await
         .expect("create database");
     conn.close().await.ok();
     let (root, _) = base.rsplit_once('/').expect("url has a database");
     format!("{root}/{name}")
+}
+
+/// A server of the test's own, for the few tests that must not see other tests' writes to
+/// the catalogs shared by every database of a server (roles, tablespaces, databases). Keep the
+/// returned guard alive: dropping it stops the server.
+pub async fn own_server() -> LocalServer {
+    LocalServer::start(&LocalOptions {
+        bin: None,
+        path_var: std::env::var("PATH").ok(),
+        ..Default::default()
+    })
+    .await
+    .expect("start a PostgreSQL server of the test's own")
 }
 
 pub async fn connect(url: &str) -> PgConnection {

@@ -6,7 +6,7 @@
 //!
 //! The docker part is skipped, saying so, only when the `docker` command is not installed.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -184,7 +184,7 @@ async fn same_on_every_provider(test: &str, case: &str, exit: i32) -> Vec<Run> {
             "--sandbox".to_string(),
             "url".into(),
             "--sandbox-url".into(),
-            url.clone(),
+            url.to_string(),
         ];
         handles.push(s.spawn(move || run("url", case, &by_url)));
         handles

@@ -2,7 +2,7 @@
 //! layout, versions in order, downs, transaction modes and JSON report), and one folder per defect
 //! under `tests/fixtures/bad/` whose `EXPECT` line says what it must produce.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

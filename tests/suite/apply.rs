@@ -2,7 +2,7 @@
 //! baseline on the bundled set, and the failure paths (a failing migration, a dirty one, bad
 //! input, an unexpected plan).
 
-mod support;
+use crate::support;
 
 use support::{column, fresh_db, objects, text, upcycle};
 

@@ -7,9 +7,9 @@
 //! `--full-cycle`, integrity after a clean run, and the exit-2 errors.
 //!
 //! The sandbox is `--sandbox url` on the tests' shared local server (tests/support), which keeps
-//! each run under a second; tests/check_providers.rs proves the providers agree.
+//! each run under a second; tests/suite/check_providers.rs proves the providers agree.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ fn fixture(case: &str) -> PathBuf {
 }
 
 /// The shared server, as a `--sandbox url` target (a fresh database on it, so the URL is valid).
-async fn sandbox_url() -> String {
+async fn sandbox_url() -> support::TestDb {
     fresh_db("check").await
 }
 
@@ -759,7 +759,7 @@ async fn the_sandbox_url_password_stays_out_of_the_report() {
     let (scheme, rest) = url.split_once("://").expect("a URL");
     let (userinfo, host) = rest.split_once('@').expect("a user");
     let (with_password, secret) = match userinfo.split_once(':') {
-        Some((_, password)) => (url.clone(), password.to_string()),
+        Some((_, password)) => (url.to_string(), password.to_string()),
         None => (
             format!("{scheme}://{userinfo}:hunter2-secret@{host}"),
             "hunter2-secret".to_string(),

@@ -3,7 +3,7 @@
 //! event) masks secrets first, names a bad input (exit 2), and writes annotations, the job
 //! summary and outputs, exiting per `fail-on`.
 
-mod action_support;
+use crate::action_support;
 
 use std::path::Path;
 

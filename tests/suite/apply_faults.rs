@@ -8,7 +8,7 @@
 //! SELECT pg_sleep(30);` in a transaction) and `tests/fixtures/apply/long-no-transaction`
 //! (goose NO TRANSACTION: `CREATE TABLE half …;` then `SELECT pg_sleep(30);`, one at a time).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -6,7 +6,7 @@
 //! 5–40 s in a debug build; the binary runs in the corpora folder, so paths read
 //! `<corpus>/<file>`.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -3,7 +3,7 @@
 //! transaction-scoped lock would hang). The advisory lock lets one apply; the others wait, then
 //! find nothing to do.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 

@@ -5,9 +5,9 @@
 //! fails the step; a deploy that applies nothing tells no pull request. Insta snapshots of the
 //! deploy comment and its job summary.
 
-mod action_support;
-mod fake_github;
-mod support;
+use crate::action_support;
+use crate::fake_github;
+use crate::support;
 
 use action_support::{Run, workspace_with};
 use fake_github::{FakeGitHub, PR, TOKEN};
@@ -134,10 +134,8 @@ async fn a_deploy_after_the_merge_comments_on_the_pr_of_the_commit() {
 #[tokio::test]
 async fn a_protected_environment_applies_only_the_reviewed_plan_after_a_backup() {
     // Trust authentication ignores the password; it is there to be kept out of the log.
-    let url =
-        support::fresh_db("deploy_prod")
-            .await
-            .replacen("postgres@", "postgres:s3cret-pw@", 1);
+    let db = support::fresh_db("deploy_prod").await;
+    let url = db.replacen("postgres@", "postgres:s3cret-pw@", 1);
     assert!(url.contains(":s3cret-pw@"), "{url}");
     let ws = workspace("migrations");
     let apply = |digest: Option<&str>| {

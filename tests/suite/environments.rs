@@ -1,7 +1,7 @@
 //! Environments from upcycle.toml, the production gate, and pg_dump backups with restore,
 //! against a real PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -4,9 +4,9 @@
 //! commit, GHES paths; then `upcycle action` on a pull request end to end, with insta snapshots
 //! of the comment of a clean and of a failing check.
 
-mod action_support;
-mod fake_github;
-mod support;
+use crate::action_support;
+use crate::fake_github;
+use crate::support;
 
 use std::time::Duration;
 

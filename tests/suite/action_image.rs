@@ -15,7 +15,7 @@
 //! `UPCYCLE_REQUIRE_DOCKER` is unset (scripts/test.sh sets it). The sandbox image is
 //! `UPCYCLE_TEST_IMAGE` (default `upcycle-local/postgres:15`, scripts/build-pg-image.sh).
 
-mod action_support;
+use crate::action_support;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -7,8 +7,8 @@
 //! Fixtures: `tests/fixtures/apply/<case>` (small sqlx, goose folders) and the bundled
 //! `migrations/`.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;
