@@ -481,7 +481,12 @@ pub async fn report(settings: &Settings, options: &CheckOptions) -> anyhow::Resu
         &mut report,
     )
     .await;
-    let closed = sandbox.close().await;
+    let stopping = Instant::now();
+    let closed = sandbox.dismiss().await;
+    settings.term.detail(&format!(
+        "sandbox: stopped in {} ms",
+        stopping.elapsed().as_millis()
+    ));
     outcome?;
     closed?;
     findings.append(&mut report.findings);
@@ -739,7 +744,12 @@ async fn cycle(
     }
     term.detail(&lab.timings.line(lab.catalog.stats()));
     connect::close(lab.conn).await;
-    lab.db.drop_now().await
+    if sandbox.disposable() {
+        lab.db.abandon();
+        Ok(())
+    } else {
+        lab.db.drop_now().await
+    }
 }
 
 /// After every migration ran: a second `up` plans nothing and the history matches the set.

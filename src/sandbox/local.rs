@@ -3,6 +3,8 @@
 //! that folder. As root (a container action), the server runs as the `postgres` user (or
 //! `nobody`), since initdb and postgres refuse root. Drop stops it and removes the folder; a
 //! reaper process does the same if upcycle dies without running Drop (SIGKILL included).
+//! Nothing in the server is kept, so it stops with an immediate shutdown (no checkpoint), and
+//! `stop_detached` leaves the removal of its thousands of files to a background process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -238,7 +240,7 @@ impl LocalServer {
         self.dir.as_ref().map(|d| d.path())
     }
 
-    /// Stops the server (fast shutdown, then kill) and removes its folder.
+    /// Stops the server (immediate shutdown, then kill) and removes its folder.
     pub fn stop(&mut self) {
         self.kill_child();
         if let Some(dir) = self.dir.take() {
@@ -246,10 +248,33 @@ impl LocalServer {
         }
     }
 
+    /// Stops the server, and hands its folder to a detached `rm -rf`: the caller returns at
+    /// once instead of waiting for thousands of relation files to be unlinked. Where the
+    /// removal cannot be started, the folder is removed here.
+    pub fn stop_detached(&mut self) {
+        use std::os::unix::process::CommandExt;
+        self.kill_child();
+        let Some(dir) = self.dir.take() else { return };
+        let path = dir.keep();
+        let spawned = Command::new("rm")
+            .arg("-rf")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        if spawned.is_err() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+
     fn kill_child(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
+            // SIGQUIT: immediate shutdown. The data is thrown away, so a fast shutdown's
+            // checkpoint (SIGINT) would only write files that are deleted next.
             let _ = Command::new("kill")
-                .args(["-INT", &self.child.id().to_string()])
+                .args(["-QUIT", &self.child.id().to_string()])
                 .status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
@@ -272,7 +297,7 @@ impl Drop for LocalServer {
 fn reap_when_gone(server_pid: u32, dir: &Path) {
     use std::os::unix::process::CommandExt;
     let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -INT {server_pid} 2>/dev/null; sleep 2; kill -9 {server_pid} 2>/dev/null; rm -rf '{dir}'",
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -QUIT {server_pid} 2>/dev/null; sleep 2; kill -9 {server_pid} 2>/dev/null; rm -rf '{dir}'",
         me = std::process::id(),
         dir = dir.display()
     );

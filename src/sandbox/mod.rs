@@ -338,6 +338,24 @@ impl Sandbox {
             Server::Url => Ok(()),
         }
     }
+
+    /// Like `close`, for a command that is about to end: the local server stops at once and
+    /// its folder is removed by a background process, so the command does not wait for it.
+    pub async fn dismiss(mut self) -> anyhow::Result<()> {
+        match &mut self.server {
+            Server::Local(l) => {
+                l.stop_detached();
+                Ok(())
+            }
+            _ => self.close().await,
+        }
+    }
+
+    /// Whether the server goes away with the sandbox (docker, local), so that its databases
+    /// need no dropping when the work is done.
+    pub fn disposable(&self) -> bool {
+        !matches!(self.server, Server::Url)
+    }
 }
 
 /// A database that exists while this guard lives: Drop drops it (`WITH (FORCE)` on 13+).
@@ -365,6 +383,12 @@ impl ThrowawayDb<'_> {
     pub async fn drop_now(mut self) -> anyhow::Result<()> {
         self.dropped = true;
         drop_database(&self.admin_url, &self.name, self.force).await
+    }
+
+    /// Leaves the database in place: its server is about to go away with everything in it
+    /// ([`Sandbox::disposable`]), and dropping it first would only unlink its files twice.
+    pub fn abandon(mut self) {
+        self.dropped = true;
     }
 }
 

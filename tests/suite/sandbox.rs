@@ -355,6 +355,36 @@ async fn local_provider_gives_a_fresh_database_and_removes_its_folder() {
 }
 
 #[tokio::test]
+async fn local_dismiss_stops_the_server_at_once_and_removes_its_folder_behind() {
+    let sandbox = Sandbox::start(&local_settings()).await.expect("local");
+    let dir = sandbox
+        .local()
+        .and_then(|l| l.dir())
+        .expect("server folder")
+        .to_path_buf();
+    let url = sandbox.server_url().to_string();
+    let db = sandbox.database().await.expect("database");
+    let mut conn = PgConnection::connect(db.url()).await.expect("connect");
+    conn.execute("CREATE TABLE t (id int)").await.expect("sql");
+    conn.close().await.ok();
+    // The command is ending: its database is not dropped first, the server goes with it.
+    assert!(sandbox.disposable());
+    db.abandon();
+    sandbox.dismiss().await.expect("dismiss");
+    // The server is gone when dismiss returns (immediate shutdown, waited for).
+    assert!(
+        PgConnection::connect(&url).await.is_err(),
+        "the server must not answer after dismiss"
+    );
+    // Its folder is removed by a background process.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while dir.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!dir.exists(), "{} must be removed", dir.display());
+}
+
+#[tokio::test]
 async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
     // The "existing server" is a local one; trust auth ignores the password in the URL.
     let server = upcycle::sandbox::LocalServer::start(&upcycle::sandbox::LocalOptions {
@@ -377,6 +407,8 @@ async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
         "{}",
         sandbox.describe()
     );
+    // An existing server stays: its databases must be dropped, never abandoned.
+    assert!(!sandbox.disposable());
     let db = sandbox.database().await.expect("database");
     let name = db.name().to_string();
     let parts: Vec<&str> = name.split('_').collect();
