@@ -92,6 +92,8 @@ pub(super) async fn install(conn: &mut PgConnection) -> bool {
 /// One logged change.
 #[derive(Debug, Clone)]
 pub(super) struct Change {
+    /// The catalog the object is in (`pg_proc`, `pg_type`…) and its OID there.
+    pub classid: Oid,
     pub objid: Oid,
     /// The table, view or sequence the object belongs to, when known.
     pub rel: Option<Oid>,
@@ -135,12 +137,12 @@ const READ: &str = concat!(
     " AS settings, txid_snapshot_xmin(txid_current_snapshot()) AS horizon
        FROM shared s
      )
-     SELECT NULL::int8 AS id, NULL::oid AS objid, NULL::oid AS rel, NULL::text AS kind,
+     SELECT NULL::int8 AS id, NULL::oid AS classid, NULL::oid AS objid, NULL::oid AS rel, NULL::text AS kind,
             NULL::bool AS dropped, NULL::bool AS original, NULL::bool AS normal,
             g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
      FROM guard g
      UNION ALL
-     SELECT id, objid, rel, kind, dropped, original, normal, NULL, NULL, NULL, NULL, NULL
+     SELECT id, classid, objid, rel, kind, dropped, original, normal, NULL, NULL, NULL, NULL, NULL
      FROM upcycle_sandbox.changes WHERE id > $1"
 );
 
@@ -177,6 +179,7 @@ pub(super) async fn read(
             Some(id) => {
                 changes.last = changes.last.max(id);
                 changes.changes.push(Change {
+                    classid: get::<Option<Oid>>(&row, "classid")?.unwrap_or(Oid(0)),
                     objid: get::<Option<Oid>>(&row, "objid")?.unwrap_or(Oid(0)),
                     rel: get(&row, "rel")?,
                     kind: get::<Option<String>>(&row, "kind")?.unwrap_or_default(),
@@ -249,26 +252,62 @@ pub(super) async fn expand(
     Ok(reach)
 }
 
-/// The relations a batch of changes touched and those it dropped, or `None` when something
-/// else changed (a function, a type, a schema, an extension, a privilege: a full read).
-/// `owners` maps the indexes of the last snapshot to their relations (an index's drop no
-/// longer names its table).
-pub(super) fn targets(
-    changes: &[Change],
-    owners: &HashMap<Oid, Oid>,
-) -> Option<(HashSet<Oid>, HashSet<Oid>)> {
-    let mut changed = HashSet::new();
-    let mut gone = HashSet::new();
+/// What a batch of changes asks a snapshot to read again.
+#[derive(Debug, Default)]
+pub(super) struct Targets {
+    /// Relations created or changed (tables, views, sequences).
+    pub changed: HashSet<Oid>,
+    /// Relations dropped.
+    pub gone: HashSet<Oid>,
+    /// A function, procedure or type was created, changed or dropped: read those again (all
+    /// of them; they are few and one query each).
+    pub routines: bool,
+    /// The functions and types created or changed, as (catalog, OID): what depends on them
+    /// prints their names (a rename), so it is read again too (`dependents`).
+    pub altered: Vec<(Oid, Oid)>,
+}
+
+/// The kinds of objects (as event triggers name them) that live in the functions and types
+/// part of a snapshot.
+const ROUTINES_AND_TYPES: [&str; 6] = [
+    "function",
+    "procedure",
+    "aggregate",
+    "type",
+    "domain constraint",
+    "composite type",
+];
+
+/// What a batch of changes touched, or `None` when something changed that only a full read
+/// shows (a schema, an extension, a privilege, an operator…). `owners` maps the indexes of
+/// the last snapshot to their relations (an index's drop no longer names its table).
+pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<Targets> {
+    let mut out = Targets::default();
     let mut orphans = false;
     for change in changes {
+        // A table's row type, an array type, a toast table: they go with their relation.
+        if change.dropped
+            && matches!(change.kind.as_str(), "type" | "toast table")
+            && !change.original
+            && !change.normal
+        {
+            continue;
+        }
+        if ROUTINES_AND_TYPES.contains(&change.kind.as_str()) {
+            out.routines = true;
+            if !change.dropped {
+                out.altered.push((change.classid, change.objid));
+            }
+            continue;
+        }
         if !change.dropped {
             // Created or altered: its relation was looked up while it existed.
-            changed.insert(change.rel?);
+            out.changed.insert(change.rel?);
             continue;
         }
         match change.kind.as_str() {
             "table" | "view" | "materialized view" | "sequence" | "foreign table" => {
-                gone.insert(change.objid);
+                out.gone.insert(change.objid);
             }
             "index" => {
                 let table = owners.get(&change.objid).copied().or_else(|| {
@@ -280,7 +319,7 @@ pub(super) fn targets(
                 });
                 match table {
                     Some(table) => {
-                        changed.insert(table);
+                        out.changed.insert(table);
                     }
                     // Dropped along with something the log names (its table, a constraint).
                     None if !change.original => {}
@@ -290,21 +329,20 @@ pub(super) fn targets(
             "table constraint" | "trigger" | "rule" | "policy" | "default value"
             | "table column" => match change.rel {
                 Some(rel) => {
-                    changed.insert(rel);
+                    out.changed.insert(rel);
                 }
                 // Its table was gone by then: dropped by the same command.
                 None => orphans = true,
             },
-            // A table's row type, an array type, a toast table: they go with their relation.
-            "type" | "toast table" if !change.original && !change.normal => {}
             _ => return None,
         }
     }
-    if orphans && gone.is_empty() {
+    if orphans && out.gone.is_empty() {
         return None;
     }
-    changed.retain(|oid| !gone.contains(oid));
-    Some((changed, gone))
+    let gone = &out.gone;
+    out.changed.retain(|oid| !gone.contains(oid));
+    Some(out)
 }
 
 #[cfg(test)]
@@ -313,6 +351,7 @@ mod tests {
 
     fn change(objid: u32, rel: Option<u32>, kind: &str, dropped: bool, original: bool) -> Change {
         Change {
+            classid: Oid(1255),
             objid: Oid(objid),
             rel: rel.map(Oid),
             kind: kind.into(),
@@ -329,22 +368,23 @@ mod tests {
             change(11, Some(1), "index", false, true),
             change(12, Some(2), "table constraint", true, true),
         ];
-        let (changed, gone) = targets(&changes, &HashMap::new()).unwrap();
-        assert_eq!(changed, HashSet::from([Oid(1), Oid(2)]));
-        assert!(gone.is_empty());
+        let t = targets(&changes, &HashMap::new()).unwrap();
+        assert_eq!(t.changed, HashSet::from([Oid(1), Oid(2)]));
+        assert!(t.gone.is_empty());
+        assert!(!t.routines);
     }
 
     #[test]
     fn a_dropped_index_is_found_through_the_last_snapshot_or_its_creation() {
         let owners = HashMap::from([(Oid(20), Oid(3))]);
-        let (changed, _) = targets(&[change(20, None, "index", true, true)], &owners).unwrap();
-        assert_eq!(changed, HashSet::from([Oid(3)]));
+        let t = targets(&[change(20, None, "index", true, true)], &owners).unwrap();
+        assert_eq!(t.changed, HashSet::from([Oid(3)]));
         let batch = [
             change(21, Some(4), "index", false, true),
             change(21, None, "index", true, true),
         ];
-        let (changed, _) = targets(&batch, &owners).unwrap();
-        assert_eq!(changed, HashSet::from([Oid(4)]));
+        let t = targets(&batch, &owners).unwrap();
+        assert_eq!(t.changed, HashSet::from([Oid(4)]));
         assert!(targets(&[change(22, None, "index", true, true)], &owners).is_none());
     }
 
@@ -356,18 +396,37 @@ mod tests {
             change(7, None, "default value", true, false),
             change(8, None, "index", true, false),
         ];
-        let (changed, gone) = targets(&batch, &HashMap::new()).unwrap();
-        assert!(changed.is_empty());
-        assert_eq!(gone, HashSet::from([Oid(5)]));
+        let t = targets(&batch, &HashMap::new()).unwrap();
+        assert!(t.changed.is_empty());
+        assert_eq!(t.gone, HashSet::from([Oid(5)]));
+        assert!(
+            !t.routines,
+            "a table's row type is not a type of the snapshot"
+        );
+    }
+
+    #[test]
+    fn functions_and_types_are_read_again_with_what_depends_on_the_changed_ones() {
+        let batch = [
+            change(30, None, "function", false, true),
+            change(31, None, "type", true, true),
+            change(32, None, "domain constraint", false, true),
+        ];
+        let t = targets(&batch, &HashMap::new()).unwrap();
+        assert!(t.routines);
+        assert!(t.changed.is_empty() && t.gone.is_empty());
+        // The dropped type has no dependents left; the others may be printed by relations.
+        assert_eq!(t.altered, vec![(Oid(1255), Oid(30)), (Oid(1255), Oid(32))]);
     }
 
     #[test]
     fn anything_else_is_a_full_read() {
         for c in [
-            change(1, None, "function", false, true),
-            change(1, None, "type", true, true),
             change(1, None, "", false, true),
             change(1, None, "schema", true, true),
+            change(1, None, "schema", false, true),
+            change(1, None, "extension", false, true),
+            change(1, None, "operator", false, true),
         ] {
             assert!(targets(&[c], &HashMap::new()).is_none());
         }

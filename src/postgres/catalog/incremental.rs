@@ -48,7 +48,8 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::changelog::{self, Changes};
-use super::{Draft, Kinds, begin, end, get, read, settings, user_schema};
+use super::dependents;
+use super::{Draft, Kinds, begin, end, get, read, read_routines_and_types, settings, user_schema};
 use crate::check::schema::{
     Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View, diff,
 };
@@ -467,7 +468,14 @@ async fn refresh(
                 .copied()
                 .collect();
             state.horizon = probe.horizon;
-            if !reread(state, conn, &changed, &gone, kinds, options, stats).await? {
+            let asked = Reread {
+                changed: &changed,
+                gone: &gone,
+                kinds,
+                routines: false,
+                altered: &[],
+            };
+            if !reread(state, conn, asked, options, stats).await? {
                 return Ok(false);
             }
             let Watch::Probe { relations, .. } = &mut state.watch else {
@@ -491,11 +499,16 @@ async fn refresh(
             }
             *last = changes.last;
             state.horizon = changes.horizon;
-            let Some((mut changed, mut gone)) = changelog::targets(&changes.changes, &state.owners)
-            else {
+            let Some(targets) = changelog::targets(&changes.changes, &state.owners) else {
                 return Ok(false);
             };
-            if changed.is_empty() && gone.is_empty() {
+            let changelog::Targets {
+                mut changed,
+                mut gone,
+                routines,
+                altered,
+            } = targets;
+            if changed.is_empty() && gone.is_empty() && !routines {
                 stats.reused += 1;
                 return Ok(true);
             }
@@ -541,23 +554,59 @@ async fn refresh(
             changed.retain(|oid| !gone.contains(oid));
             let changed: Vec<Oid> = changed.into_iter().collect();
             let gone: Vec<Oid> = gone.into_iter().collect();
-            reread(state, conn, &changed, &gone, Kinds(kinds), options, stats).await
+            let asked = Reread {
+                changed: &changed,
+                gone: &gone,
+                kinds: Kinds(kinds),
+                routines,
+                altered: &altered,
+            };
+            reread(state, conn, asked, options, stats).await
         }
         _ => Ok(false),
     }
 }
 
-/// Re-reads `changed` and forgets `gone`; false when a full read is needed instead.
+/// What a snapshot asks to read again.
+struct Reread<'a> {
+    /// Relations created or changed, and those dropped.
+    changed: &'a [Oid],
+    gone: &'a [Oid],
+    /// The kinds of rows the changed relations have.
+    kinds: Kinds,
+    /// Read the functions and types again.
+    routines: bool,
+    /// Functions and types created or changed (catalog, OID): their dependents too.
+    altered: &'a [(Oid, Oid)],
+}
+
+/// Whether a relation was renamed or had a column renamed between two reads.
+fn renamed(old: &Section, new: &Section) -> bool {
+    new.key != old.key
+        || old.columns.iter().any(|(attnum, name)| {
+            new.columns
+                .iter()
+                .any(|(n, new_name)| n == attnum && new_name != name)
+        })
+}
+
+/// Re-reads what `asked` names, and what prints the names of what was renamed or changed
+/// (`dependents`); false when a full read is needed instead.
 async fn reread(
     state: &mut State,
     conn: &mut PgConnection,
-    changed: &[Oid],
-    gone: &[Oid],
-    kinds: Kinds,
+    asked: Reread<'_>,
     options: &SnapshotOptions,
     stats: &mut CatalogStats,
 ) -> anyhow::Result<bool> {
-    if changed.is_empty() && gone.is_empty() {
+    let Reread {
+        changed,
+        gone,
+        kinds,
+        mut routines,
+        altered,
+    } = asked;
+    if changed.is_empty() && gone.is_empty() && !routines {
         stats.reused += 1;
         return Ok(true);
     }
@@ -568,7 +617,8 @@ async fn reread(
         state.owners.extend(std::mem::take(&mut draft.index_owners));
         sections(draft, options)
     };
-    // Other relations print this one's name and its columns' names: a rename changes them.
+    // Other objects print a relation's name and its columns' names, a function's or a type's.
+    let mut names_changed = Vec::new();
     for oid in changed {
         let Some(old) = state.sections.get(oid) else {
             continue;
@@ -576,26 +626,54 @@ async fn reread(
         let Some(new) = fresh.get(oid) else {
             return Ok(false);
         };
-        let renamed_column = old.columns.iter().any(|(attnum, name)| {
-            new.columns
-                .iter()
-                .any(|(n, new_name)| n == attnum && new_name != name)
-        });
-        if new.key != old.key || renamed_column {
-            return Ok(false);
+        if renamed(old, new) {
+            names_changed.push(*oid);
         }
+    }
+    let mut read_again: Vec<Oid> = changed.to_vec();
+    if !names_changed.is_empty() || !altered.is_empty() {
+        let Some(found) = dependents::dependents(conn, &names_changed, altered).await? else {
+            return Ok(false);
+        };
+        routines |= found.routines;
+        let extra: Vec<Oid> = found
+            .rels
+            .into_iter()
+            .filter(|oid| {
+                !changed.contains(oid) && !gone.contains(oid) && state.sections.contains_key(oid)
+            })
+            .collect();
+        if !extra.is_empty() {
+            let mut draft = read(conn, Some(&extra), Kinds::ALL).await?;
+            state.owners.extend(std::mem::take(&mut draft.index_owners));
+            let more = sections(draft, options);
+            // They print the new names; their own names stay (a view's columns keep theirs).
+            for oid in &extra {
+                match (state.sections.get(oid), more.get(oid)) {
+                    (Some(old), Some(new)) if !renamed(old, new) => {}
+                    _ => return Ok(false),
+                }
+            }
+            fresh.extend(more);
+            read_again.extend(extra);
+        }
+    }
+    if routines {
+        let mut draft = read_routines_and_types(conn).await?;
+        state.rest.functions = std::mem::take(&mut draft.functions);
+        state.rest.types = std::mem::take(&mut draft.types);
     }
     for oid in gone {
         state.sections.remove(oid);
     }
-    for oid in changed {
+    for oid in &read_again {
         match fresh.remove(oid) {
             Some(section) => state.sections.insert(*oid, section),
             None => state.sections.remove(oid),
         };
     }
     stats.partial += 1;
-    stats.relations += u32::try_from(changed.len()).unwrap_or(u32::MAX);
+    stats.relations += u32::try_from(read_again.len()).unwrap_or(u32::MAX);
     Ok(true)
 }
 

@@ -7,6 +7,7 @@
 //! before, re-reading only the relations whose catalog rows changed since (see `incremental`).
 
 mod changelog;
+mod dependents;
 mod incremental;
 mod objects;
 mod relations;
@@ -144,7 +145,21 @@ async fn read(conn: &mut PgConnection, only: Only<'_>, kinds: Kinds) -> anyhow::
     if only.is_none() {
         objects::functions(conn, &mut draft).await?;
     }
-    objects::grants(conn, &mut draft, only).await?;
+    objects::grants(conn, &mut draft, only.into()).await?;
+    Ok(draft)
+}
+
+/// Reads what depends on no relation's text: functions and types (composite types with their
+/// attributes), with their privileges. Schemas and extensions are left empty.
+async fn read_routines_and_types(conn: &mut PgConnection) -> anyhow::Result<Draft> {
+    let mut draft = Draft::default();
+    objects::types(conn, &mut draft).await?;
+    if !draft.composites.is_empty() {
+        let composites = std::mem::take(&mut draft.composites);
+        relations::columns(conn, &mut draft, Some(&composites)).await?;
+    }
+    objects::functions(conn, &mut draft).await?;
+    objects::grants(conn, &mut draft, objects::GrantScope::RoutinesAndTypes).await?;
     Ok(draft)
 }
 
@@ -187,6 +202,8 @@ struct Draft {
     attnums: HashMap<String, Vec<(i16, String)>>,
     /// Each index read, with the table or view it is on (by OID).
     index_owners: Vec<(Oid, Oid)>,
+    /// The relations (`relkind` `c`) of the composite types read.
+    composites: Vec<Oid>,
 }
 
 impl Draft {

@@ -72,7 +72,7 @@ const TYPES: &str = concat!(
        CASE WHEN r.rngcanonical::oid <> 0 THEN r.rngcanonical::regprocedure::text END AS canonical,
        CASE WHEN r.rngsubdiff::oid <> 0 THEN r.rngsubdiff::regprocedure::text END AS subtype_diff,
        format_type(r.rngmultitypid, NULL) AS multirange,
-       d.description AS comment
+       d.description AS comment, t.typrelid AS composite
      FROM pg_type t
      JOIN pg_namespace n ON n.oid = t.typnamespace
      LEFT JOIN pg_type b ON b.oid = t.typbasetype
@@ -110,9 +110,12 @@ pub(super) async fn types(conn: &mut PgConnection, snapshot: &mut Draft) -> anyh
                 subtype_diff: get(&row, "subtype_diff")?,
                 multirange: get(&row, "multirange")?,
             },
-            _ => TypeDef::Composite {
-                attributes: BTreeMap::new(),
-            },
+            _ => {
+                snapshot.composites.push(get(&row, "composite")?);
+                TypeDef::Composite {
+                    attributes: BTreeMap::new(),
+                }
+            }
         };
         let ty = Type {
             def,
@@ -350,16 +353,43 @@ const GRANTS: &str = privileges_of!(concat!(
 /// The relations `$1` (tables, views, sequences) and their columns.
 const GRANTS_OF_RELATIONS: &str = privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)"));
 
+/// Functions, procedures and types.
+const GRANTS_OF_ROUTINES_AND_TYPES: &str = privileges_of!(concat!(
+    "SELECT kind, key, sub, owner, acl_kind::\"char\" AS acl_kind, acl FROM (",
+    routines_and_types_with_acl!(),
+    ") AS r(kind, key, sub, owner, acl_kind, acl)"
+));
+
+/// Whose privileges a read takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum GrantScope<'a> {
+    /// Every object's.
+    All,
+    /// Those of some relations and their columns.
+    Relations(&'a [Oid]),
+    /// Those of every function, procedure and type.
+    RoutinesAndTypes,
+}
+
+impl<'a> From<Only<'a>> for GrantScope<'a> {
+    fn from(only: Only<'a>) -> Self {
+        only.map_or(GrantScope::All, GrantScope::Relations)
+    }
+}
+
 /// Attaches each privilege to its object; an object not in the snapshot (an extension's)
 /// keeps none.
 pub(super) async fn grants(
     conn: &mut PgConnection,
     snapshot: &mut Draft,
-    only: Only<'_>,
+    scope: GrantScope<'_>,
 ) -> anyhow::Result<()> {
-    let rows = match only {
-        None => fetch_all(conn, GRANTS, "privileges").await?,
-        Some(oids) => sqlx::query(GRANTS_OF_RELATIONS)
+    let rows = match scope {
+        GrantScope::All => fetch_all(conn, GRANTS, "privileges").await?,
+        GrantScope::RoutinesAndTypes => {
+            fetch_all(conn, GRANTS_OF_ROUTINES_AND_TYPES, "privileges").await?
+        }
+        GrantScope::Relations(oids) => sqlx::query(GRANTS_OF_RELATIONS)
             .bind(oids)
             .fetch_all(&mut *conn)
             .await

@@ -1,0 +1,103 @@
+//! What prints another object's name: when a relation or a column is renamed, or a function
+//! or a type is changed (perhaps renamed), the objects that depend on it (`pg_depend`) may
+//! print the new name: a foreign key, a view, a default, a trigger, an index expression, a
+//! sequence's `OWNED BY`, a partition's parent, a function's signature. An incremental
+//! snapshot reads those again instead of reading everything (`incremental::reread`).
+
+use anyhow::Context;
+use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
+
+use super::get;
+
+/// The dependents of the relations `$1` (with their row types) and of the objects `$2`/`$3`
+/// (catalog, OID; with their array types and a composite type's relation), each as the
+/// relation it belongs to (`r`), a part of the functions and types (`f`), something that
+/// needs nothing (`x`: a toast table, a relation's own row type), or something else (`o`:
+/// an operator, a cast, extended statistics…; a full read).
+const DEPENDENTS: &str = "WITH given(classid, objid) AS (
+       SELECT * FROM unnest($2::oid[], $3::oid[])
+     ), refs(classid, objid) AS (
+       SELECT 'pg_class'::regclass::oid, r FROM unnest($1::oid[]) r
+       UNION SELECT 'pg_type'::regclass::oid, c.reltype FROM pg_class c
+         WHERE c.oid = ANY($1) AND c.reltype <> 0
+       UNION SELECT classid, objid FROM given
+       UNION SELECT 'pg_type'::regclass::oid, t.typarray FROM pg_type t
+         JOIN given g ON g.classid = 'pg_type'::regclass AND g.objid = t.oid WHERE t.typarray <> 0
+       UNION SELECT 'pg_class'::regclass::oid, t.typrelid FROM pg_type t
+         JOIN given g ON g.classid = 'pg_type'::regclass AND g.objid = t.oid WHERE t.typrelid <> 0
+       UNION SELECT 'pg_type'::regclass::oid, c.reltype FROM pg_class c
+         JOIN given g ON g.classid = 'pg_class'::regclass AND g.objid = c.oid WHERE c.reltype <> 0
+     ), deps AS (
+       SELECT DISTINCT d.classid, d.objid FROM pg_depend d
+       JOIN refs r ON d.refclassid = r.classid AND d.refobjid = r.objid
+       WHERE d.deptype NOT IN ('e', 'x')
+     )
+     SELECT CASE d.classid
+       WHEN 'pg_class'::regclass THEN (
+         SELECT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid
+                     WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') THEN c.oid END
+         FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = d.objid)
+       WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid)
+       WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = d.objid)
+       WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = d.objid)
+       WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid)
+       WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = d.objid)
+       END AS rel,
+       CASE
+         WHEN d.classid = 'pg_class'::regclass
+           THEN (SELECT CASE WHEN c.relkind = 't' THEN 'x' WHEN c.relkind = 'c' THEN 'f' ELSE 'r' END
+                 FROM pg_class c WHERE c.oid = d.objid)
+         WHEN d.classid = 'pg_type'::regclass
+           THEN (SELECT CASE WHEN c.relkind IS NOT NULL AND c.relkind <> 'c' THEN 'x' ELSE 'f' END
+                 FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid WHERE t.oid = d.objid)
+         WHEN d.classid = 'pg_proc'::regclass THEN 'f'
+         WHEN d.classid = 'pg_constraint'::regclass
+           THEN (SELECT CASE WHEN k.contypid <> 0 THEN 'f' ELSE 'r' END FROM pg_constraint k WHERE k.oid = d.objid)
+         WHEN d.classid IN ('pg_attrdef'::regclass, 'pg_trigger'::regclass, 'pg_rewrite'::regclass,
+                            'pg_policy'::regclass) THEN 'r'
+         ELSE 'o' END AS kind
+     FROM deps d";
+
+/// What depends on some renamed relations and some changed functions and types.
+#[derive(Debug, Default)]
+pub(super) struct Dependents {
+    /// The relations that print them.
+    pub rels: Vec<Oid>,
+    /// Functions or types print them.
+    pub routines: bool,
+}
+
+/// The dependents of `renamed` (relations, or relations with a renamed column) and of
+/// `altered` (functions and types, as catalog and OID); `None` when something else depends
+/// on them, which only a full read shows.
+pub(super) async fn dependents(
+    conn: &mut PgConnection,
+    renamed: &[Oid],
+    altered: &[(Oid, Oid)],
+) -> anyhow::Result<Option<Dependents>> {
+    let (classes, objects): (Vec<Oid>, Vec<Oid>) = altered.iter().copied().unzip();
+    let rows = sqlx::query(DEPENDENTS)
+        .bind(renamed)
+        .bind(&classes)
+        .bind(&objects)
+        .fetch_all(conn)
+        .await
+        .context("finding what depends on the changed objects")?;
+    let mut out = Dependents::default();
+    for row in rows {
+        let kind: Option<String> = get(&row, "kind")?;
+        match kind.as_deref() {
+            Some("x") => {}
+            Some("f") => out.routines = true,
+            Some("r") => match get::<Option<Oid>>(&row, "rel")? {
+                Some(rel) => out.rels.push(rel),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        }
+    }
+    out.rels.sort_unstable_by_key(|o| o.0);
+    out.rels.dedup();
+    Ok(Some(out))
+}
