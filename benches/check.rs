@@ -466,7 +466,7 @@ fn main() {
     let options = LocalOptions {
         bin: None,
         path_var: std::env::var("PATH").ok(),
-        settings: Vec::new(),
+        ..LocalOptions::default()
     };
     let bin = upcycle::sandbox::local::find_bin(&options).expect("PostgreSQL server binaries");
     let psql = if bin.join("psql").is_file() {

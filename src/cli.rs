@@ -392,8 +392,22 @@ impl SandboxArgs {
             url: self.sandbox_url.clone(),
             docker_host_override: env.var("UPCYCLE_DOCKER_HOST"),
             path_var: env.var("PATH"),
+            cache_dir: cache_dir(env),
         })
     }
+}
+
+/// upcycle's cache folder: `UPCYCLE_CACHE_DIR` (empty: no cache), else
+/// `$XDG_CACHE_HOME/upcycle`, else `$HOME/.cache/upcycle`.
+fn cache_dir(env: &dyn Env) -> Option<std::path::PathBuf> {
+    if let Some(dir) = env.var("UPCYCLE_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| dir.into());
+    }
+    let nonempty = |name: &str| env.var(name).filter(|v| !v.is_empty());
+    nonempty("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| nonempty("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        .map(|base| base.join("upcycle"))
 }
 
 impl Cli {

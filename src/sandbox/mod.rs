@@ -108,6 +108,8 @@ pub struct SandboxSettings {
     pub docker_host_override: Option<String>,
     /// `PATH`, for `local` to search the server binaries in.
     pub path_var: Option<String>,
+    /// upcycle's cache folder, where `local` keeps a pristine initdb result to copy from.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxSettings {
@@ -119,6 +121,7 @@ impl Default for SandboxSettings {
             url: None,
             docker_host_override: None,
             path_var: None,
+            cache_dir: None,
         }
     }
 }
@@ -128,6 +131,7 @@ impl SandboxSettings {
         LocalOptions {
             bin: self.pg_bin.clone(),
             path_var: self.path_var.clone(),
+            template_cache: self.cache_dir.as_ref().map(|c| c.join("initdb")),
             ..LocalOptions::default()
         }
     }

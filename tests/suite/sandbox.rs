@@ -385,6 +385,61 @@ async fn local_dismiss_stops_the_server_at_once_and_removes_its_folder_behind() 
 }
 
 #[tokio::test]
+async fn local_copies_a_cached_initdb_template_after_the_first_start() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let settings = SandboxSettings {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..local_settings()
+    };
+    let first = Sandbox::start(&settings).await.expect("first start");
+    assert!(
+        !first.local().expect("local").from_template,
+        "the first start runs initdb (and makes the template)"
+    );
+    let templates: Vec<_> = std::fs::read_dir(cache.path().join("initdb"))
+        .expect("template folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert!(templates[0].starts_with("initdb-"), "{templates:?}");
+    first.close().await.expect("close");
+
+    let second = Sandbox::start(&settings).await.expect("second start");
+    assert!(second.local().expect("local").from_template);
+    let db = second.database().await.expect("database");
+    let mut conn = PgConnection::connect(db.url()).await.expect("connect");
+    conn.execute("CREATE TABLE t (id int)").await.expect("sql");
+    conn.close().await.ok();
+    drop(db);
+    second.close().await.expect("close");
+    // The template is left as it was: no server ever ran on it.
+    let template = cache.path().join("initdb").join(&templates[0]);
+    assert!(!template.join("postmaster.pid").exists());
+    assert!(template.join("PG_VERSION").is_file());
+
+    // A broken template (here: emptied) is not used: initdb runs instead.
+    for entry in std::fs::read_dir(&template).expect("template").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).expect("empty");
+        } else {
+            std::fs::remove_file(&path).expect("empty");
+        }
+    }
+    std::fs::write(template.join("PG_VERSION"), "15\n").expect("marker");
+    let third = Sandbox::start(&settings)
+        .await
+        .expect("a broken template falls back to initdb");
+    assert!(!third.local().expect("local").from_template);
+    assert!(
+        !template.exists(),
+        "the broken template is removed, to be made again"
+    );
+    third.close().await.expect("close");
+}
+
+#[tokio::test]
 async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
     // The "existing server" is a local one; trust auth ignores the password in the URL.
     let server = upcycle::sandbox::LocalServer::start(&upcycle::sandbox::LocalOptions {
@@ -580,6 +635,34 @@ fn sandbox_options_become_settings_with_the_environment_injected() {
     assert_eq!(auto.image, "postgres:17");
     assert_eq!(auto.docker_host_override.as_deref(), Some("10.1.2.3"));
     assert_eq!(auto.path_var.as_deref(), Some("/x"));
+    // No cache variable and no HOME: no template cache.
+    assert_eq!(auto.cache_dir, None);
+    let cache = |vars: &[(&str, &str)]| {
+        let cli = Cli::try_parse_from(["upcycle", "sandbox-probe"]).expect("parse");
+        let Sub::SandboxProbe(sandbox) = cli.command else {
+            panic!("sandbox-probe");
+        };
+        let env = vars
+            .iter()
+            .fold(MapEnv::default(), |env, (k, v)| env.with(k, v));
+        sandbox.settings(&env).expect("settings").cache_dir
+    };
+    assert_eq!(
+        cache(&[("HOME", "/home/u")]),
+        Some("/home/u/.cache/upcycle".into())
+    );
+    assert_eq!(
+        cache(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]),
+        Some("/c/upcycle".into())
+    );
+    assert_eq!(
+        cache(&[("HOME", "/home/u"), ("UPCYCLE_CACHE_DIR", "/x/y")]),
+        Some("/x/y".into())
+    );
+    assert_eq!(
+        cache(&[("HOME", "/home/u"), ("UPCYCLE_CACHE_DIR", "")]),
+        None
+    );
     let url = parse(&["--sandbox-url", "postgres://h/db"]).expect("url");
     assert_eq!(url.provider, Provider::Url);
     let err = parse(&["--sandbox", "docker", "--sandbox-url", "postgres://h/db"])

@@ -578,6 +578,42 @@ async fn incremental_snapshots_reread_only_what_changed() {
             (1, 1, 1, 1),
             "probing {probing}: {stats:?}"
         );
+        // A renamed column: the views that print it are read again too, not everything
+        // (the catalog verifies each snapshot against a full read).
+        run(
+            &mut conn,
+            "ALTER TABLE users RENAME COLUMN name TO full_name",
+        )
+        .await;
+        catalog.snapshot(&mut conn).await.expect("after a rename");
+        let stats = catalog.stats();
+        assert_eq!(
+            (stats.full, stats.partial, stats.relations),
+            (1, 2, 4),
+            "probing {probing}: users, v and mv: {stats:?}"
+        );
+        // A changed function and a renamed type: the change log reads the functions and
+        // types again, and what prints them; the probe reads everything.
+        run(
+            &mut conn,
+            "CREATE OR REPLACE FUNCTION f(x integer) RETURNS integer LANGUAGE sql AS 'SELECT x + 1';
+             ALTER TABLE posts ADD COLUMN status job_status;
+             CREATE TABLE later (s job_status[]);",
+        )
+        .await;
+        catalog.snapshot(&mut conn).await.expect("after a function");
+        run(&mut conn, "ALTER TYPE job_status RENAME TO job_state").await;
+        let renamed = catalog
+            .snapshot(&mut conn)
+            .await
+            .expect("after a type rename");
+        assert_eq!(
+            renamed.tables["public.later"].columns["s"].data_type,
+            "job_state[]"
+        );
+        let stats = catalog.stats();
+        let full = if probing { 3 } else { 1 };
+        assert_eq!(stats.full, full, "probing {probing}: {stats:?}");
     }
 }
 
