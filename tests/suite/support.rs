@@ -42,6 +42,7 @@ fn shared() -> &'static Shared {
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
+                    ..LocalOptions::default()
                 }))
                 .expect("start a local PostgreSQL for the tests");
             Shared {
