@@ -137,36 +137,44 @@ fn initdb(bin: &Path, user: Option<(u32, u32)>, data: &Path) -> anyhow::Result<(
 }
 
 /// Makes the data directory `data`: a copy (`cp -a`, owner and modes kept) of the cached
-/// template when there is a cache, several times faster than initdb; else initdb. Returns
-/// the template it copied. Any trouble with the cache falls back to initdb.
+/// template when there is one, several times faster than initdb; else initdb, and then a copy
+/// of its result becomes the template (made by whoever runs upcycle, so a root user's cache,
+/// which the server's own user cannot enter, works too). Returns the template it copied. Any
+/// trouble with the cache falls back to initdb.
 fn init_data(
     bin: &Path,
     user: Option<(u32, u32)>,
     data: &Path,
     cache: Option<&Path>,
 ) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(template) = cache.and_then(|c| template(bin, user, c).ok()) {
-        let copied = Command::new("cp")
-            .arg("-a")
-            .arg(&template)
-            .arg(data)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if copied && data.join("PG_VERSION").is_file() {
-            return Ok(Some(template));
+    let template = cache.and_then(|c| template_path(bin, user, c).ok());
+    if let Some(template) = template.as_ref().filter(|t| t.join("PG_VERSION").is_file()) {
+        if copy_dir(template, data) && data.join("PG_VERSION").is_file() {
+            return Ok(Some(template.clone()));
         }
         let _ = std::fs::remove_dir_all(data);
     }
     initdb(bin, user, data)?;
+    if let Some(template) = template {
+        keep_template(data, &template);
+    }
     Ok(None)
 }
 
-/// The cached template for these binaries and this user: an initdb result that no server
-/// ever ran on, made on first use (initdb into a temp folder beside it, then a rename, so a
-/// template that exists is complete, and two runs racing both end with one).
-fn template(bin: &Path, user: Option<(u32, u32)>, cache: &Path) -> anyhow::Result<PathBuf> {
+/// `cp -a from to`: whether it worked.
+fn copy_dir(from: &Path, to: &Path) -> bool {
+    Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Where the template for these binaries and this user lives in `cache`.
+fn template_path(bin: &Path, user: Option<(u32, u32)>, cache: &Path) -> anyhow::Result<PathBuf> {
     use sha2::Digest;
     let initdb_meta = std::fs::metadata(bin.join("initdb"))?;
     let mut key = sha2::Sha256::new();
@@ -182,25 +190,29 @@ fn template(bin: &Path, user: Option<(u32, u32)>, cache: &Path) -> anyhow::Resul
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let template = cache.join(format!("initdb-{key}"));
-    if template.join("PG_VERSION").is_file() {
-        return Ok(template);
+    Ok(cache.join(format!("initdb-{key}")))
+}
+
+/// Copies a fresh initdb result (no server ran on it yet) to `template`: into a scratch folder
+/// beside it, then a rename, so a template that exists is complete and two runs racing end
+/// with one. Best effort: the check goes on without a cache.
+fn keep_template(data: &Path, template: &Path) {
+    let Some(cache) = template.parent() else {
+        return;
+    };
+    if std::fs::create_dir_all(cache).is_err() {
+        return;
     }
-    std::fs::create_dir_all(cache)?;
-    let scratch = tempfile::Builder::new()
+    let Ok(scratch) = tempfile::Builder::new()
         .prefix(".initdb-")
-        .tempdir_in(cache)?;
-    if let Some((uid, gid)) = user {
-        std::os::unix::fs::chown(scratch.path(), Some(uid), Some(gid))?;
+        .tempdir_in(cache)
+    else {
+        return;
+    };
+    let copy = scratch.path().join("data");
+    if copy_dir(data, &copy) {
+        let _ = std::fs::rename(&copy, template);
     }
-    let data = scratch.path().join("data");
-    initdb(bin, user, &data)?;
-    if let Err(e) = std::fs::rename(&data, &template)
-        && !template.join("PG_VERSION").is_file()
-    {
-        return Err(e.into());
-    }
-    Ok(template)
 }
 
 impl LocalServer {
