@@ -6,7 +6,9 @@
 //! that record which objects each command created, altered or dropped). Each later snapshot
 //! then reads the new log rows (one small query, with guards for roles, tablespaces and
 //! settings), re-reads the relations they name (with the tables that inherit from them, see
-//! `changelog::expand`) and reads everything when they name anything else. After a step the log
+//! `changelog::expand`), the functions and types when one of those changed, and what depends
+//! on a renamed relation or column or a changed function or type (`dependents`); it reads
+//! everything when they name anything else (a schema, an extension, a privilege…). After a step the log
 //! cannot vouch for (it failed, or its text writes to the catalogs), the check calls
 //! `distrust` and the next snapshot is read in full. Where the log cannot be installed (event
 //! triggers need a superuser) the catalog probes instead, as follows.
@@ -31,8 +33,9 @@
 //! Otherwise the relations that changed (or are new) are read again,
 //! with the same queries narrowed to them, and the others are reused as they were. A relation's
 //! text can also name another relation or column (a foreign key, a view, a default's sequence,
-//! a partition's parent), so a re-read that shows a relation or a column under a new name (a
-//! rename, `SET SCHEMA`) falls back to a full read as well.
+//! a partition's parent), so when a re-read shows a relation or a column under a new name (a
+//! rename, `SET SCHEMA`), what depends on it is read again too (`dependents`), and everything
+//! when something other than a relation, a function or a type depends on it.
 //!
 //! What the probe does not watch: objects that initdb created (OID below 16384: built-in
 //! types, functions, operators, collations…) being renamed, which would change how user
