@@ -3,8 +3,9 @@
 //! that folder. As root (a container action), the server runs as the `postgres` user (or
 //! `nobody`), since initdb and postgres refuse root. Drop stops it and removes the folder; a
 //! reaper process does the same if upcycle dies without running Drop (SIGKILL included).
-//! Nothing in the server is kept, so it stops with an immediate shutdown (no checkpoint), and
-//! `stop_detached` leaves the removal of its thousands of files to a background process.
+//! `stop_detached`, for a command that is ending, stops it with an immediate shutdown (nothing
+//! in it is kept, so no checkpoint) and leaves the removal of its thousands of files to a
+//! background process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -283,7 +284,7 @@ impl LocalServer {
                 Ok(()) => return Ok(server),
                 Err(e) => {
                     last_error = Some(e);
-                    server.kill_child();
+                    server.kill_child("-QUIT");
                     dir = server.dir.take().context("server folder already removed")?;
                     version = std::mem::take(&mut server.version);
                     // A server that would not start on a copied template: the template is
@@ -341,20 +342,23 @@ impl LocalServer {
         self.dir.as_ref().map(|d| d.path())
     }
 
-    /// Stops the server (immediate shutdown, then kill) and removes its folder.
+    /// Stops the server (fast shutdown: clients are told "terminating connection due to
+    /// administrator command"; then kill) and removes its folder.
     pub fn stop(&mut self) {
-        self.kill_child();
+        self.kill_child("-INT");
         if let Some(dir) = self.dir.take() {
             let _ = dir.close();
         }
     }
 
-    /// Stops the server, and hands its folder to a detached `rm -rf`: the caller returns at
-    /// once instead of waiting for thousands of relation files to be unlinked. Where the
-    /// removal cannot be started, the folder is removed here.
+    /// Stops the server at once (immediate shutdown: the data is thrown away, so a fast
+    /// shutdown's checkpoint would only write files that are deleted next), and hands its
+    /// folder to a detached `rm -rf`: the caller returns at once instead of waiting for
+    /// thousands of relation files to be unlinked. Where the removal cannot be started, the
+    /// folder is removed here. For a caller that is done with every connection.
     pub fn stop_detached(&mut self) {
         use std::os::unix::process::CommandExt;
-        self.kill_child();
+        self.kill_child("-QUIT");
         let Some(dir) = self.dir.take() else { return };
         let path = dir.keep();
         let spawned = Command::new("rm")
@@ -370,12 +374,11 @@ impl LocalServer {
         }
     }
 
-    fn kill_child(&mut self) {
+    /// Signals the server (`-INT` fast shutdown, `-QUIT` immediate), then kills it after 5 s.
+    fn kill_child(&mut self, signal: &str) {
         if self.child.try_wait().ok().flatten().is_none() {
-            // SIGQUIT: immediate shutdown. The data is thrown away, so a fast shutdown's
-            // checkpoint (SIGINT) would only write files that are deleted next.
             let _ = Command::new("kill")
-                .args(["-QUIT", &self.child.id().to_string()])
+                .args([signal, &self.child.id().to_string()])
                 .status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
