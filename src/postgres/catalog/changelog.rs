@@ -27,24 +27,41 @@ use super::{get, settings};
 /// The schema holding the log; snapshots and data fingerprints leave it out.
 pub const SCHEMA: &str = "upcycle_sandbox";
 
-const INSTALL: &str = r#"
+/// The table, view or sequence that the object `$objid` of catalog `$classid` belongs to (an
+/// index's, a constraint's, a default's, a trigger's, a rule's, a policy's table; a
+/// relation itself), or NULL: one SQL expression, used by the change log's `owner` function
+/// and by `dependents`.
+macro_rules! relation_of {
+    ($classid:literal, $objid:literal) => {
+        concat!(
+            "CASE ", $classid, "
+    WHEN 'pg_class'::regclass THEN (
+      SELECT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid
+                  WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') THEN c.oid END
+      FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = ", $objid, ")
+    WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = ", $objid, ")
+    WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = ", $objid, ")
+    WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = ", $objid, ")
+    WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = ", $objid, ")
+    WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = ", $objid, ")
+  END"
+        )
+    };
+}
+
+pub(super) use relation_of;
+
+const INSTALL: &str = concat!(
+    r#"
 CREATE SCHEMA upcycle_sandbox;
 CREATE TABLE upcycle_sandbox.changes (
   id bigserial PRIMARY KEY, classid oid, objid oid, objsubid int4, rel oid, kind text,
   dropped bool, original bool, normal bool);
 CREATE FUNCTION upcycle_sandbox.owner(classid oid, objid oid) RETURNS oid
   LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
-  SELECT CASE classid
-    WHEN 'pg_class'::regclass THEN (
-      SELECT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid
-                  WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') THEN c.oid END
-      FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = objid)
-    WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = objid)
-    WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = objid)
-    WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = objid)
-    WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = objid)
-    WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = objid)
-  END $$;
+  SELECT "#,
+    relation_of!("classid", "objid"),
+    r#" $$;
 CREATE FUNCTION upcycle_sandbox.ddl() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
@@ -68,7 +85,8 @@ CREATE EVENT TRIGGER upcycle_sandbox_ddl ON ddl_command_end EXECUTE FUNCTION upc
 CREATE EVENT TRIGGER upcycle_sandbox_dropped ON sql_drop EXECUTE FUNCTION upcycle_sandbox.dropped();
 ALTER EVENT TRIGGER upcycle_sandbox_ddl ENABLE ALWAYS;
 ALTER EVENT TRIGGER upcycle_sandbox_dropped ENABLE ALWAYS;
-"#;
+"#
+);
 
 /// Whether a script may change the schema in a way the change log does not see: writing to
 /// the system catalogs, or `CLUSTER` (which marks an index in place). The check reads the

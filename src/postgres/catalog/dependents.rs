@@ -8,6 +8,7 @@ use anyhow::Context;
 use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
+use super::changelog::relation_of;
 use super::get;
 
 /// The dependents of the relations `$1` (with their row types) and of the objects `$2`/`$3`
@@ -15,7 +16,8 @@ use super::get;
 /// relation it belongs to (`r`), a part of the functions and types (`f`), something that
 /// needs nothing (`x`: a toast table, a relation's own row type), or something else (`o`:
 /// an operator, a cast, extended statistics…; a full read).
-const DEPENDENTS: &str = "WITH given(classid, objid) AS (
+const DEPENDENTS: &str = concat!(
+    "WITH given(classid, objid) AS (
        SELECT * FROM unnest($2::oid[], $3::oid[])
      ), refs(classid, objid) AS (
        SELECT 'pg_class'::regclass::oid, r FROM unnest($1::oid[]) r
@@ -33,17 +35,9 @@ const DEPENDENTS: &str = "WITH given(classid, objid) AS (
        JOIN refs r ON d.refclassid = r.classid AND d.refobjid = r.objid
        WHERE d.deptype NOT IN ('e', 'x')
      )
-     SELECT CASE d.classid
-       WHEN 'pg_class'::regclass THEN (
-         SELECT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid
-                     WHEN c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') THEN c.oid END
-         FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = d.objid)
-       WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid)
-       WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = d.objid)
-       WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = d.objid)
-       WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid)
-       WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = d.objid)
-       END AS rel,
+     SELECT ",
+    relation_of!("d.classid", "d.objid"),
+    " AS rel,
        CASE
          WHEN d.classid = 'pg_class'::regclass
            THEN (SELECT CASE WHEN c.relkind = 't' THEN 'x' WHEN c.relkind = 'c' THEN 'f' ELSE 'r' END
@@ -57,7 +51,8 @@ const DEPENDENTS: &str = "WITH given(classid, objid) AS (
          WHEN d.classid IN ('pg_attrdef'::regclass, 'pg_trigger'::regclass, 'pg_rewrite'::regclass,
                             'pg_policy'::regclass) THEN 'r'
          ELSE 'o' END AS kind
-     FROM deps d";
+     FROM deps d"
+);
 
 /// What depends on some renamed relations and some changed functions and types.
 #[derive(Debug, Default)]
