@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::changelog::relation_of;
-use super::get;
+use super::col;
 
 /// The dependents of the relations `$1` (with their row types) and of the objects `$2`/`$3`
 /// (catalog, OID; with their array types and a composite type's relation), each as the
@@ -81,11 +81,11 @@ pub(super) async fn dependents(
         .context("finding what depends on the changed objects")?;
     let mut out = Dependents::default();
     for row in rows {
-        let kind: Option<String> = get(&row, "kind")?;
+        let kind: Option<String> = col(&row, "kind")?;
         match kind.as_deref() {
             Some("x") => {}
             Some("f") => out.routines = true,
-            Some("r") => match get::<Option<Oid>>(&row, "rel")? {
+            Some("r") => match col::<Option<Oid>>(&row, "rel")? {
                 Some(rel) => out.rels.push(rel),
                 None => return Ok(None),
             },

@@ -52,7 +52,8 @@ use sqlx::postgres::types::Oid;
 
 use super::changelog::{self, Changes};
 use super::dependents;
-use super::{Draft, Kinds, begin, end, get, read, read_routines_and_types, settings, user_schema};
+use super::reread;
+use super::{Draft, Kinds, begin, col, end, read, read_routines_and_types, settings, user_schema};
 use crate::check::schema::{
     Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View, diff,
 };
@@ -233,16 +234,16 @@ async fn probe(conn: &mut PgConnection, horizon: i64) -> anyhow::Result<Probe> {
     let mut relations = HashMap::with_capacity(rows.len());
     let mut global = None;
     for row in rows {
-        let rel: Oid = get(&row, "rel")?;
+        let rel: Oid = col(&row, "rel")?;
         let seen = Seen {
-            rows: get(&row, "n")?,
-            flags: get(&row, "f")?,
-            written: get(&row, "written")?,
+            rows: col(&row, "n")?,
+            flags: col(&row, "f")?,
+            written: col(&row, "written")?,
         };
         if rel.0 == 0 {
-            global = Some((seen, get(&row, "settings")?, get(&row, "horizon")?));
+            global = Some((seen, col(&row, "settings")?, col(&row, "horizon")?));
         } else {
-            relations.insert(rel, (seen, Kinds(get(&row, "k")?)));
+            relations.insert(rel, (seen, Kinds(col(&row, "k")?)));
         }
     }
     let (global, settings, horizon) = global.context("the catalog probe returned no global row")?;
@@ -385,35 +386,10 @@ impl Catalog {
         if self.log.is_none() {
             self.log = Some(changelog::install(conn).await);
         }
-        let mut tx = begin(conn).await?;
-        let horizon = self.state.as_ref().map_or(0, |s| s.horizon);
-        let look = if self.log == Some(true) {
-            let last = match self.state.as_ref().map(|s| &s.watch) {
-                Some(Watch::Log { last, .. }) => *last,
-                _ => 0,
-            };
-            Look::Log(changelog::read(&mut tx, last, horizon).await?)
+        if self.log == Some(true) {
+            self.follow_log(conn, start).await?;
         } else {
-            Look::Probe(probe(&mut tx, horizon).await?)
-        };
-        let probed = Instant::now();
-        self.stats.probing += probed - start;
-        let refreshed = match self.state.as_mut() {
-            Some(state) if !self.distrusted => {
-                refresh(state, &mut tx, &look, &self.options, &mut self.stats).await?
-            }
-            _ => false,
-        };
-        if refreshed {
-            end(tx).await?;
-            self.stats.rereading += probed.elapsed();
-        } else {
-            let draft = read(&mut tx, None, Kinds::ALL).await?;
-            end(tx).await?;
-            self.state = Some(State::new(draft, look, &self.options));
-            self.distrusted = false;
-            self.stats.full += 1;
-            self.stats.reading += probed.elapsed();
+            self.probe(conn, start).await?;
         }
         let snapshot = self
             .state
@@ -440,147 +416,234 @@ impl Catalog {
         }
         Ok(snapshot)
     }
-}
 
-/// Re-reads the relations that changed; false when a full read is needed instead.
-async fn refresh(
-    state: &mut State,
-    conn: &mut PgConnection,
-    look: &Look,
-    options: &SnapshotOptions,
-    stats: &mut CatalogStats,
-) -> anyhow::Result<bool> {
-    match (look, &mut state.watch) {
-        (Look::Probe(probe), Watch::Probe { global, relations }) => {
-            if probe.global.changed_since(Some(global)) || probe.settings != state.settings {
-                return Ok(false);
+    /// A snapshot from the change log: the log (one statement), then the re-read function (one
+    /// statement) when the log names relations, with no transaction around them (only the
+    /// check writes to its database). Dependents, functions and types, and full reads run in
+    /// the snapshot's transaction (`begin`), as the probe does.
+    async fn follow_log(&mut self, conn: &mut PgConnection, start: Instant) -> anyhow::Result<()> {
+        let last = match self.state.as_ref().map(|s| &s.watch) {
+            Some(Watch::Log { last, .. }) => *last,
+            _ => 0,
+        };
+        let horizon = self.state.as_ref().map_or(0, |s| s.horizon);
+        let Ok(changes) = changelog::read(conn, last, horizon).await else {
+            // A step dropped the log's schema or function: probe from now on (a full read
+            // first, since the state follows the log).
+            self.log = Some(false);
+            return self.probe(conn, start).await;
+        };
+        let looked = Instant::now();
+        self.stats.probing += looked - start;
+        let refreshed = match self.state.as_mut() {
+            Some(state) if !self.distrusted => {
+                refresh_log(state, conn, &changes, &self.options, &mut self.stats).await?
             }
-            let mut kinds = Kinds(0);
-            let changed: Vec<Oid> = probe
-                .relations
-                .iter()
-                .filter(|(oid, (seen, _))| seen.changed_since(relations.get(oid)))
-                .map(|(oid, (_, k))| {
-                    kinds.0 |= k.0;
-                    *oid
-                })
-                .collect();
-            let gone: Vec<Oid> = relations
-                .keys()
-                .filter(|oid| !probe.relations.contains_key(oid))
-                .copied()
-                .collect();
-            state.horizon = probe.horizon;
-            let asked = Reread {
-                changed: &changed,
-                gone: &gone,
-                kinds,
-                routines: false,
-                altered: &[],
-            };
-            if !reread(state, conn, asked, options, stats).await? {
-                return Ok(false);
-            }
-            let Watch::Probe { relations, .. } = &mut state.watch else {
-                return Ok(false);
-            };
-            for oid in &gone {
-                relations.remove(oid);
-            }
-            for oid in &changed {
-                relations.insert(*oid, probe.relations[oid].0);
-            }
-            Ok(true)
+            _ => false,
+        };
+        if refreshed {
+            self.stats.rereading += looked.elapsed();
+        } else {
+            let mut tx = begin(conn).await?;
+            let draft = read(&mut tx, None, Kinds::ALL).await?;
+            end(tx).await?;
+            self.state = Some(State::new(draft, Look::Log(changes), &self.options));
+            self.distrusted = false;
+            self.stats.full += 1;
+            self.stats.reading += looked.elapsed();
         }
-        (Look::Log(changes), Watch::Log { last, shared_rows }) => {
-            if !changes.armed
-                || changes.shared_written
-                || changes.shared_rows != *shared_rows
-                || changes.settings != state.settings
-            {
-                return Ok(false);
+        Ok(())
+    }
+
+    /// A snapshot by probing, in one read-only transaction: the probe, then the relations it
+    /// shows changed, or everything.
+    async fn probe(&mut self, conn: &mut PgConnection, start: Instant) -> anyhow::Result<()> {
+        let mut tx = begin(conn).await?;
+        let horizon = self.state.as_ref().map_or(0, |s| s.horizon);
+        let look = probe(&mut tx, horizon).await?;
+        let probed = Instant::now();
+        self.stats.probing += probed - start;
+        let refreshed = match self.state.as_mut() {
+            Some(state) if !self.distrusted => {
+                refresh_probe(state, &mut tx, &look, &self.options, &mut self.stats).await?
             }
-            *last = changes.last;
-            state.horizon = changes.horizon;
-            let Some(targets) = changelog::targets(&changes.changes, &state.owners) else {
-                return Ok(false);
-            };
-            let changelog::Targets {
-                mut changed,
-                mut gone,
-                routines,
-                altered,
-            } = targets;
-            if changed.is_empty() && gone.is_empty() && !routines {
-                stats.reused += 1;
-                return Ok(true);
-            }
-            // A command on a parent reaches its partitions and children without naming them;
-            // those attached now are found by `expand`, those detached are still in the state.
-            let parents: HashSet<&str> = changed
-                .iter()
-                .filter_map(|oid| state.sections.get(oid))
-                .map(|s| s.key.as_str())
-                .collect();
-            if !parents.is_empty() {
-                for (oid, section) in &state.sections {
-                    if let Body::Table(table) = &section.body
-                        && (table
-                            .partition_of
-                            .as_ref()
-                            .is_some_and(|p| parents.contains(p.parent.as_str()))
-                            || table.inherits.iter().any(|p| parents.contains(p.as_str())))
-                    {
-                        changed.insert(*oid);
-                    }
-                }
-            }
-            // The sequences the changed tables own (`schema.table.column`) may be gone.
-            let owned: Vec<Oid> = state
-                .sections
-                .iter()
-                .filter(|(_, s)| match &s.body {
-                    Body::Sequence(sequence) => sequence
-                        .owned_by
-                        .as_deref()
-                        .and_then(|column| column.rsplit_once('.'))
-                        .is_some_and(|(table, _)| parents.contains(table)),
-                    _ => false,
-                })
-                .map(|(oid, _)| *oid)
-                .collect();
-            let named: Vec<Oid> = changed.iter().copied().collect();
-            let reach = changelog::expand(conn, &named, &owned).await?;
-            changed.extend(reach.rels);
-            gone.extend(reach.vanished);
-            let kinds = reach.kinds;
-            changed.retain(|oid| !gone.contains(oid));
-            let changed: Vec<Oid> = changed.into_iter().collect();
-            let gone: Vec<Oid> = gone.into_iter().collect();
-            let asked = Reread {
-                changed: &changed,
-                gone: &gone,
-                kinds: Kinds(kinds),
-                routines,
-                altered: &altered,
-            };
-            reread(state, conn, asked, options, stats).await
+            _ => false,
+        };
+        if refreshed {
+            end(tx).await?;
+            self.stats.rereading += probed.elapsed();
+        } else {
+            let draft = read(&mut tx, None, Kinds::ALL).await?;
+            end(tx).await?;
+            self.state = Some(State::new(draft, Look::Probe(look), &self.options));
+            self.distrusted = false;
+            self.stats.full += 1;
+            self.stats.reading += probed.elapsed();
         }
-        _ => Ok(false),
+        Ok(())
     }
 }
 
-/// What a snapshot asks to read again.
+/// Re-reads the relations that the probe shows changed; false when a full read is needed
+/// instead. `conn` is in the snapshot's transaction.
+async fn refresh_probe(
+    state: &mut State,
+    conn: &mut PgConnection,
+    probe: &Probe,
+    options: &SnapshotOptions,
+    stats: &mut CatalogStats,
+) -> anyhow::Result<bool> {
+    let Watch::Probe { global, relations } = &state.watch else {
+        return Ok(false);
+    };
+    if probe.global.changed_since(Some(global)) || probe.settings != state.settings {
+        return Ok(false);
+    }
+    let mut kinds = Kinds(0);
+    let changed: Vec<Oid> = probe
+        .relations
+        .iter()
+        .filter(|(oid, (seen, _))| seen.changed_since(relations.get(oid)))
+        .map(|(oid, (_, k))| {
+            kinds.0 |= k.0;
+            *oid
+        })
+        .collect();
+    let gone: Vec<Oid> = relations
+        .keys()
+        .filter(|oid| !probe.relations.contains_key(oid))
+        .copied()
+        .collect();
+    state.horizon = probe.horizon;
+    let fresh = if changed.is_empty() {
+        Draft::default()
+    } else {
+        read(conn, Some(&changed), kinds).await?
+    };
+    let asked = Reread {
+        changed: &changed,
+        gone: &gone,
+        routines: false,
+        altered: &[],
+        fresh,
+    };
+    if !merge(state, conn, true, asked, options, stats).await? {
+        return Ok(false);
+    }
+    let Watch::Probe { relations, .. } = &mut state.watch else {
+        return Ok(false);
+    };
+    for oid in &gone {
+        relations.remove(oid);
+    }
+    for oid in &changed {
+        relations.insert(*oid, probe.relations[oid].0);
+    }
+    Ok(true)
+}
+
+/// Re-reads the relations that the change log names (through the re-read function); false
+/// when a full read is needed instead. `conn` is in no transaction.
+async fn refresh_log(
+    state: &mut State,
+    conn: &mut PgConnection,
+    changes: &Changes,
+    options: &SnapshotOptions,
+    stats: &mut CatalogStats,
+) -> anyhow::Result<bool> {
+    let Watch::Log { last, shared_rows } = &mut state.watch else {
+        return Ok(false);
+    };
+    if !changes.armed
+        || changes.shared_written
+        || changes.shared_rows != *shared_rows
+        || changes.settings != state.settings
+    {
+        return Ok(false);
+    }
+    *last = changes.last;
+    state.horizon = changes.horizon;
+    let Some(targets) = changelog::targets(&changes.changes, &state.owners) else {
+        return Ok(false);
+    };
+    let changelog::Targets {
+        mut changed,
+        mut gone,
+        routines,
+        altered,
+    } = targets;
+    if changed.is_empty() && gone.is_empty() && !routines {
+        stats.reused += 1;
+        return Ok(true);
+    }
+    // A command on a parent reaches its partitions and children without naming them;
+    // those attached now are found by the re-read function, those detached are still in the
+    // state.
+    let parents: HashSet<&str> = changed
+        .iter()
+        .filter_map(|oid| state.sections.get(oid))
+        .map(|s| s.key.as_str())
+        .collect();
+    if !parents.is_empty() {
+        for (oid, section) in &state.sections {
+            if let Body::Table(table) = &section.body
+                && (table
+                    .partition_of
+                    .as_ref()
+                    .is_some_and(|p| parents.contains(p.parent.as_str()))
+                    || table.inherits.iter().any(|p| parents.contains(p.as_str())))
+            {
+                changed.insert(*oid);
+            }
+        }
+    }
+    // The sequences the changed tables own (`schema.table.column`) may be gone.
+    let owned: Vec<Oid> = state
+        .sections
+        .iter()
+        .filter(|(_, s)| match &s.body {
+            Body::Sequence(sequence) => sequence
+                .owned_by
+                .as_deref()
+                .and_then(|column| column.rsplit_once('.'))
+                .is_some_and(|(table, _)| parents.contains(table)),
+            _ => false,
+        })
+        .map(|(oid, _)| *oid)
+        .collect();
+    let fresh = if changed.is_empty() {
+        Draft::default()
+    } else {
+        let named: Vec<Oid> = changed.iter().copied().collect();
+        let (reach, fresh) = reread::reread(conn, &named, &owned).await?;
+        changed.extend(reach.rels);
+        gone.extend(reach.vanished);
+        fresh
+    };
+    changed.retain(|oid| !gone.contains(oid));
+    let changed: Vec<Oid> = changed.into_iter().collect();
+    let gone: Vec<Oid> = gone.into_iter().collect();
+    let asked = Reread {
+        changed: &changed,
+        gone: &gone,
+        routines,
+        altered: &altered,
+        fresh,
+    };
+    merge(state, conn, false, asked, options, stats).await
+}
+
+/// What a snapshot read again, and what it asks to read besides.
 struct Reread<'a> {
     /// Relations created or changed, and those dropped.
     changed: &'a [Oid],
     gone: &'a [Oid],
-    /// The kinds of rows the changed relations have.
-    kinds: Kinds,
     /// Read the functions and types again.
     routines: bool,
     /// Functions and types created or changed (catalog, OID): their dependents too.
     altered: &'a [(Oid, Oid)],
+    /// The relations `changed` as read (those that still exist).
+    fresh: Draft,
 }
 
 /// Whether a relation was renamed or had a column renamed between two reads.
@@ -593,11 +656,14 @@ fn renamed(old: &Section, new: &Section) -> bool {
         })
 }
 
-/// Re-reads what `asked` names, and what prints the names of what was renamed or changed
-/// (`dependents`); false when a full read is needed instead.
-async fn reread(
+/// Puts what `asked` read again into the state, after reading what prints the names of what
+/// was renamed or changed (`dependents`) and the functions and types when asked; false when a
+/// full read is needed instead. Those reads run in the snapshot's transaction: `conn`'s own
+/// when `in_transaction`, else one begun here.
+async fn merge(
     state: &mut State,
     conn: &mut PgConnection,
+    in_transaction: bool,
     asked: Reread<'_>,
     options: &SnapshotOptions,
     stats: &mut CatalogStats,
@@ -605,21 +671,16 @@ async fn reread(
     let Reread {
         changed,
         gone,
-        kinds,
-        mut routines,
+        routines,
         altered,
+        mut fresh,
     } = asked;
     if changed.is_empty() && gone.is_empty() && !routines {
         stats.reused += 1;
         return Ok(true);
     }
-    let mut fresh = if changed.is_empty() {
-        HashMap::new()
-    } else {
-        let mut draft = read(conn, Some(changed), kinds).await?;
-        state.owners.extend(std::mem::take(&mut draft.index_owners));
-        sections(draft, options)
-    };
+    state.owners.extend(std::mem::take(&mut fresh.index_owners));
+    let mut fresh = sections(fresh, options);
     // Other objects print a relation's name and its columns' names, a function's or a type's.
     let mut names_changed = Vec::new();
     for oid in changed {
@@ -634,37 +695,31 @@ async fn reread(
         }
     }
     let mut read_again: Vec<Oid> = changed.to_vec();
-    if !names_changed.is_empty() || !altered.is_empty() {
-        let Some(found) = dependents::dependents(conn, &names_changed, altered).await? else {
+    if !names_changed.is_empty() || !altered.is_empty() || routines {
+        let besides = Besides {
+            names_changed: &names_changed,
+            altered,
+            routines,
+            changed,
+            gone,
+        };
+        let found = if in_transaction {
+            besides.read(state, conn, options).await?
+        } else {
+            let mut tx = begin(conn).await?;
+            let found = besides.read(state, &mut tx, options).await?;
+            end(tx).await?;
+            found
+        };
+        let Some((more, extra, rest)) = found else {
             return Ok(false);
         };
-        routines |= found.routines;
-        let extra: Vec<Oid> = found
-            .rels
-            .into_iter()
-            .filter(|oid| {
-                !changed.contains(oid) && !gone.contains(oid) && state.sections.contains_key(oid)
-            })
-            .collect();
-        if !extra.is_empty() {
-            let mut draft = read(conn, Some(&extra), Kinds::ALL).await?;
-            state.owners.extend(std::mem::take(&mut draft.index_owners));
-            let more = sections(draft, options);
-            // They print the new names; their own names stay (a view's columns keep theirs).
-            for oid in &extra {
-                match (state.sections.get(oid), more.get(oid)) {
-                    (Some(old), Some(new)) if !renamed(old, new) => {}
-                    _ => return Ok(false),
-                }
-            }
-            fresh.extend(more);
-            read_again.extend(extra);
+        fresh.extend(more);
+        read_again.extend(extra);
+        if let Some(mut draft) = rest {
+            state.rest.functions = std::mem::take(&mut draft.functions);
+            state.rest.types = std::mem::take(&mut draft.types);
         }
-    }
-    if routines {
-        let mut draft = read_routines_and_types(conn).await?;
-        state.rest.functions = std::mem::take(&mut draft.functions);
-        state.rest.types = std::mem::take(&mut draft.types);
     }
     for oid in gone {
         state.sections.remove(oid);
@@ -678,6 +733,68 @@ async fn reread(
     stats.partial += 1;
     stats.relations += u32::try_from(read_again.len()).unwrap_or(u32::MAX);
     Ok(true)
+}
+
+/// What a re-read reads besides the relations it names: what depends on the renamed
+/// relations and the changed functions and types, and the functions and types themselves.
+struct Besides<'a> {
+    names_changed: &'a [Oid],
+    altered: &'a [(Oid, Oid)],
+    routines: bool,
+    changed: &'a [Oid],
+    gone: &'a [Oid],
+}
+
+/// The dependents read (by OID, and which they are), and the functions and types when read.
+type Found = (HashMap<Oid, Section>, Vec<Oid>, Option<Draft>);
+
+impl Besides<'_> {
+    /// `None` when only a full read shows what changed.
+    async fn read(
+        &self,
+        state: &mut State,
+        conn: &mut PgConnection,
+        options: &SnapshotOptions,
+    ) -> anyhow::Result<Option<Found>> {
+        let mut routines = self.routines;
+        let mut more = HashMap::new();
+        let mut extra = Vec::new();
+        if !self.names_changed.is_empty() || !self.altered.is_empty() {
+            let Some(found) =
+                dependents::dependents(conn, self.names_changed, self.altered).await?
+            else {
+                return Ok(None);
+            };
+            routines |= found.routines;
+            extra = found
+                .rels
+                .into_iter()
+                .filter(|oid| {
+                    !self.changed.contains(oid)
+                        && !self.gone.contains(oid)
+                        && state.sections.contains_key(oid)
+                })
+                .collect();
+            if !extra.is_empty() {
+                let mut draft = read(conn, Some(&extra), Kinds::ALL).await?;
+                state.owners.extend(std::mem::take(&mut draft.index_owners));
+                more = sections(draft, options);
+                // They print the new names; their own names stay (a view's columns keep theirs).
+                for oid in &extra {
+                    match (state.sections.get(oid), more.get(oid)) {
+                        (Some(old), Some(new)) if !renamed(old, new) => {}
+                        _ => return Ok(None),
+                    }
+                }
+            }
+        }
+        let rest = if routines {
+            Some(read_routines_and_types(conn).await?)
+        } else {
+            None
+        };
+        Ok(Some((more, extra, rest)))
+    }
 }
 
 /// The relations of a draft, by OID.

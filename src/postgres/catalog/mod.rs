@@ -11,6 +11,8 @@ mod dependents;
 mod incremental;
 mod objects;
 mod relations;
+mod reread;
+mod rows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -18,7 +20,9 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use sqlx::postgres::PgRow;
 use sqlx::postgres::types::Oid;
-use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row as _, Transaction};
+
+use rows::Row;
 
 use crate::check::schema::{
     Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View,
@@ -110,42 +114,129 @@ async fn end(tx: Transaction<'_, Postgres>) -> anyhow::Result<()> {
         .context("ending the schema snapshot's transaction")
 }
 
+/// A query over relations and what its rows add to a draft: one row of `PARTS`.
+struct Part {
+    /// Names the query in errors.
+    what: &'static str,
+    /// Every relation's rows, and those of the relations `$1` only.
+    all: fn() -> &'static str,
+    some: fn() -> &'static str,
+    /// The kind of row (`Kinds`) a relation must have for the query to find anything in it;
+    /// `None`: every relation has some.
+    kind: Option<i32>,
+    apply: fn(&mut Draft, Vec<Row>) -> anyhow::Result<()>,
+}
+
+impl Part {
+    /// Whether a read of relations that have `kinds` of rows needs this query.
+    fn needed(&self, kinds: Kinds) -> bool {
+        self.kind.is_none_or(|k| kinds.has(k))
+    }
+}
+
+/// The queries over relations, in the order a read runs them (a column goes to a table or
+/// view read before it; a privilege to an object read before it). A full read runs them after
+/// the objects (`OBJECTS`), a partial one on its own, and the change log's re-read function
+/// is written from this table (`reread`).
+static PARTS: [Part; 9] = [
+    Part {
+        what: "tables and views",
+        all: || relations::RELATIONS.all,
+        some: || relations::RELATIONS.some(),
+        kind: None,
+        apply: relations::relations,
+    },
+    Part {
+        what: "columns",
+        all: || relations::COLUMNS.all,
+        some: || relations::COLUMNS.some(),
+        kind: None,
+        apply: relations::columns,
+    },
+    Part {
+        what: "constraints",
+        all: || relations::CONSTRAINTS.all,
+        some: || relations::CONSTRAINTS.some(),
+        kind: Some(Kinds::CONSTRAINTS),
+        apply: relations::constraints,
+    },
+    Part {
+        what: "indexes",
+        all: || relations::INDEXES.all,
+        some: || relations::INDEXES.some(),
+        kind: Some(Kinds::INDEXES),
+        apply: relations::indexes,
+    },
+    Part {
+        what: "triggers",
+        all: || relations::TRIGGERS.all,
+        some: || relations::TRIGGERS.some(),
+        kind: Some(Kinds::TRIGGERS),
+        apply: relations::triggers,
+    },
+    Part {
+        what: "rules",
+        all: || relations::RULES.all,
+        some: || relations::RULES.some(),
+        kind: Some(Kinds::RULES),
+        apply: relations::rules,
+    },
+    Part {
+        what: "policies",
+        all: || relations::POLICIES.all,
+        some: || relations::POLICIES.some(),
+        kind: Some(Kinds::POLICIES),
+        apply: relations::policies,
+    },
+    Part {
+        what: "sequences",
+        all: || objects::SEQUENCES.all,
+        some: || objects::SEQUENCES.some(),
+        kind: Some(Kinds::SEQUENCES),
+        apply: objects::sequences,
+    },
+    Part {
+        what: "privileges",
+        all: || objects::GRANTS,
+        some: || objects::GRANTS_OF_RELATIONS,
+        kind: None,
+        apply: objects::grants,
+    },
+];
+
+/// The objects that are not relations, read first by a full read: (what, query, decoder).
+type Objects = [(
+    &'static str,
+    &'static str,
+    fn(&mut Draft, Vec<Row>) -> anyhow::Result<()>,
+); 4];
+
+static OBJECTS: Objects = [
+    ("schemas", objects::SCHEMAS, objects::schemas),
+    ("extensions", objects::EXTENSIONS, objects::extensions),
+    ("types", objects::TYPES, objects::types),
+    ("functions", objects::FUNCTIONS, objects::functions),
+];
+
 /// Reads every object (`only` is `None`), or only the relations `only` (tables, views and
 /// sequences, with everything that hangs off them), leaving out the kinds of children that
 /// `kinds` says none of them has.
 async fn read(conn: &mut PgConnection, only: Only<'_>, kinds: Kinds) -> anyhow::Result<Draft> {
     let mut draft = Draft::default();
     if only.is_none() {
-        objects::schemas(conn, &mut draft).await?;
-        objects::extensions(conn, &mut draft).await?;
+        for (what, sql, apply) in &OBJECTS {
+            let rows = fetch(conn, sql, None, what).await?;
+            apply(&mut draft, rows)?;
+        }
     }
-    relations::relations(conn, &mut draft, only).await?;
-    if only.is_none() {
-        objects::types(conn, &mut draft).await?;
+    for part in &PARTS {
+        let rows = match only {
+            None => fetch(conn, (part.all)(), None, part.what).await?,
+            Some(_) if !part.needed(kinds) => continue,
+            Some(oids) => fetch(conn, (part.some)(), Some(oids), part.what).await?,
+        };
+        (part.apply)(&mut draft, rows)?;
     }
-    relations::columns(conn, &mut draft, only).await?;
-    if kinds.has(Kinds::CONSTRAINTS) {
-        relations::constraints(conn, &mut draft, only).await?;
-    }
-    if kinds.has(Kinds::INDEXES) {
-        relations::indexes(conn, &mut draft, only).await?;
-    }
-    if kinds.has(Kinds::TRIGGERS) {
-        relations::triggers(conn, &mut draft, only).await?;
-    }
-    if kinds.has(Kinds::RULES) {
-        relations::rules(conn, &mut draft, only).await?;
-    }
-    if kinds.has(Kinds::POLICIES) {
-        relations::policies(conn, &mut draft, only).await?;
-    }
-    if kinds.has(Kinds::SEQUENCES) {
-        objects::sequences(conn, &mut draft, only).await?;
-    }
-    if only.is_none() {
-        objects::functions(conn, &mut draft).await?;
-    }
-    objects::grants(conn, &mut draft, only.into()).await?;
     Ok(draft)
 }
 
@@ -153,19 +244,39 @@ async fn read(conn: &mut PgConnection, only: Only<'_>, kinds: Kinds) -> anyhow::
 /// attributes), with their privileges. Schemas and extensions are left empty.
 async fn read_routines_and_types(conn: &mut PgConnection) -> anyhow::Result<Draft> {
     let mut draft = Draft::default();
-    objects::types(conn, &mut draft).await?;
+    objects::types(
+        &mut draft,
+        fetch(conn, objects::TYPES, None, "types").await?,
+    )?;
     if !draft.composites.is_empty() {
         let composites = std::mem::take(&mut draft.composites);
-        relations::columns(conn, &mut draft, Some(&composites)).await?;
+        let rows = fetch(
+            conn,
+            relations::COLUMNS.some(),
+            Some(&composites),
+            "columns",
+        )
+        .await?;
+        relations::columns(&mut draft, rows)?;
     }
-    objects::functions(conn, &mut draft).await?;
-    objects::grants(conn, &mut draft, objects::GrantScope::RoutinesAndTypes).await?;
+    objects::functions(
+        &mut draft,
+        fetch(conn, objects::FUNCTIONS, None, "functions").await?,
+    )?;
+    let rows = fetch(
+        conn,
+        objects::GRANTS_OF_ROUTINES_AND_TYPES,
+        None,
+        "privileges",
+    )
+    .await?;
+    objects::grants(&mut draft, rows)?;
     Ok(draft)
 }
 
 /// Which kinds of rows some relations have (bits as the incremental probe sets them): a read
 /// of those relations leaves out the queries that would find nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Kinds(i32);
 
 impl Kinds {
@@ -250,37 +361,27 @@ impl Scoped {
     }
 }
 
-/// Runs one relation query, for the relations `only` or for all; `what` names it in the error.
+/// Runs one catalog query (with `$1` bound to `only` when given), each row as `to_json`
+/// writes it; `what` names it in the error.
 async fn fetch(
     conn: &mut PgConnection,
-    query: &'static Scoped,
+    sql: &'static str,
     only: Only<'_>,
     what: &str,
-) -> anyhow::Result<Vec<PgRow>> {
-    match only {
-        None => fetch_all(conn, query.all, what).await,
-        Some(oids) => sqlx::query(query.some())
-            .bind(oids)
-            .fetch_all(conn)
-            .await
-            .with_context(|| format!("reading {what} from the catalog")),
+) -> anyhow::Result<Vec<Row>> {
+    let wrapped = AssertSqlSafe(format!("SELECT to_json(q)::text FROM ({sql}) q"));
+    let query = sqlx::query_scalar::<_, String>(wrapped);
+    let texts = match only {
+        None => query.fetch_all(conn).await,
+        Some(oids) => query.bind(oids).fetch_all(conn).await,
     }
+    .with_context(|| format!("reading {what} from the catalog"))?;
+    texts.iter().map(|t| Row::parse(t, what)).collect()
 }
 
-/// Runs one catalog query; `what` names it in the error.
-async fn fetch_all(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    what: &str,
-) -> anyhow::Result<Vec<PgRow>> {
-    sqlx::query(sql)
-        .fetch_all(conn)
-        .await
-        .with_context(|| format!("reading {what} from the catalog"))
-}
-
-/// A column of a catalog row, the column named in the error.
-fn get<'r, T>(row: &'r PgRow, column: &str) -> anyhow::Result<T>
+/// A column of a row that a query of the change log or the probe returned, the column named
+/// in the error.
+fn col<'r, T>(row: &'r PgRow, column: &str) -> anyhow::Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {

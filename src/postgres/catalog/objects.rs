@@ -3,16 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
-
-use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use crate::check::schema::{Extension, Function, Privileges, Schema, Sequence, Type, TypeDef};
 
-use super::{Draft, Only, Scoped, fetch, fetch_all, get, not_in_extension, qualified, user_schema};
+use super::rows::{Row, get};
+use super::{Draft, Scoped, not_in_extension, qualified, user_schema};
 
-const SCHEMAS: &str = concat!(
+pub(super) const SCHEMAS: &str = concat!(
     "SELECT quote_ident(n.nspname) AS key, d.description AS comment
      FROM pg_namespace n
      LEFT JOIN pg_description d ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid AND d.objsubid = 0
@@ -22,8 +20,8 @@ const SCHEMAS: &str = concat!(
     not_in_extension!("pg_namespace", "n.oid"),
 );
 
-pub(super) async fn schemas(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
-    for row in fetch_all(conn, SCHEMAS, "schemas").await? {
+pub(super) fn schemas(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let schema = Schema {
             comment: get(&row, "comment")?,
             grants: Privileges::default(),
@@ -33,15 +31,12 @@ pub(super) async fn schemas(conn: &mut PgConnection, snapshot: &mut Draft) -> an
     Ok(())
 }
 
-const EXTENSIONS: &str = "SELECT quote_ident(e.extname) AS key, e.extversion AS version,
+pub(super) const EXTENSIONS: &str = "SELECT quote_ident(e.extname) AS key, e.extversion AS version,
        quote_ident(n.nspname) AS schema
      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
 
-pub(super) async fn extensions(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-) -> anyhow::Result<()> {
-    for row in fetch_all(conn, EXTENSIONS, "extensions").await? {
+pub(super) fn extensions(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let extension = Extension {
             version: get(&row, "version")?,
             schema: get(&row, "schema")?,
@@ -53,7 +48,7 @@ pub(super) async fn extensions(
 
 /// Enums, domains (with their checks), composite types (attributes come with the columns) and
 /// range types. Domain not-null constraints (catalogued from PostgreSQL 17) are `not_null`.
-const TYPES: &str = concat!(
+pub(super) const TYPES: &str = concat!(
     "SELECT ",
     qualified!("n", "t.typname"),
     " AS key, t.typtype::text AS kind,
@@ -85,8 +80,8 @@ const TYPES: &str = concat!(
     not_in_extension!("pg_type", "t.oid"),
 );
 
-pub(super) async fn types(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
-    for row in fetch_all(conn, TYPES, "types").await? {
+pub(super) fn types(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let def = match get::<String>(&row, "kind")?.as_str() {
             "e" => TypeDef::Enum {
                 labels: get(&row, "labels")?,
@@ -128,7 +123,7 @@ pub(super) async fn types(conn: &mut PgConnection, snapshot: &mut Draft) -> anyh
 }
 
 /// Sequences with `OWNED BY` (auto, `a`) or identity (internal, `i`) owners.
-static SEQUENCES: Scoped = Scoped::new(concat!(
+pub(super) static SEQUENCES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.oid AS oid, format_type(s.seqtypid, NULL) AS data_type, s.seqstart AS start,
@@ -156,12 +151,8 @@ static SEQUENCES: Scoped = Scoped::new(concat!(
     not_in_extension!("pg_class", "c.oid"),
 ));
 
-pub(super) async fn sequences(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &SEQUENCES, only, "sequences").await? {
+pub(super) fn sequences(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         snapshot.oids.insert(key.clone(), get::<Oid>(&row, "oid")?);
         let sequence = Sequence {
@@ -194,7 +185,7 @@ macro_rules! function_key {
 /// Functions and procedures that are not an extension's nor a type's own. `pg_get_functiondef`
 /// refuses aggregates, so an aggregate's definition is its state function, state type, final
 /// function and initial condition.
-const FUNCTIONS: &str = concat!(
+pub(super) const FUNCTIONS: &str = concat!(
     "SELECT ",
     function_key!(),
     " AS key, p.prokind::text AS kind, pg_get_function_result(p.oid) AS result,
@@ -223,8 +214,8 @@ const FUNCTIONS: &str = concat!(
         AND i.objid = p.oid AND i.deptype = 'i')",
 );
 
-pub(super) async fn functions(conn: &mut PgConnection, snapshot: &mut Draft) -> anyhow::Result<()> {
-    for row in fetch_all(conn, FUNCTIONS, "functions").await? {
+pub(super) fn functions(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let kind = match get::<String>(&row, "kind")?.as_str() {
             "p" => "procedure",
             "a" => "aggregate",
@@ -342,7 +333,7 @@ macro_rules! privileges_of {
 }
 
 /// Every object with an ACL: schemas, relations and their columns, functions, types.
-const GRANTS: &str = privileges_of!(concat!(
+pub(super) const GRANTS: &str = privileges_of!(concat!(
     schemas_with_acl!(),
     " UNION ALL ",
     relations_with_acl!(""),
@@ -351,50 +342,19 @@ const GRANTS: &str = privileges_of!(concat!(
 ));
 
 /// The relations `$1` (tables, views, sequences) and their columns.
-const GRANTS_OF_RELATIONS: &str = privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)"));
+pub(super) const GRANTS_OF_RELATIONS: &str =
+    privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)"));
 
 /// Functions, procedures and types.
-const GRANTS_OF_ROUTINES_AND_TYPES: &str = privileges_of!(concat!(
+pub(super) const GRANTS_OF_ROUTINES_AND_TYPES: &str = privileges_of!(concat!(
     "SELECT kind, key, sub, owner, acl_kind::\"char\" AS acl_kind, acl FROM (",
     routines_and_types_with_acl!(),
     ") AS r(kind, key, sub, owner, acl_kind, acl)"
 ));
 
-/// Whose privileges a read takes.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum GrantScope<'a> {
-    /// Every object's.
-    All,
-    /// Those of some relations and their columns.
-    Relations(&'a [Oid]),
-    /// Those of every function, procedure and type.
-    RoutinesAndTypes,
-}
-
-impl<'a> From<Only<'a>> for GrantScope<'a> {
-    fn from(only: Only<'a>) -> Self {
-        only.map_or(GrantScope::All, GrantScope::Relations)
-    }
-}
-
 /// Attaches each privilege to its object; an object not in the snapshot (an extension's)
 /// keeps none.
-pub(super) async fn grants(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    scope: GrantScope<'_>,
-) -> anyhow::Result<()> {
-    let rows = match scope {
-        GrantScope::All => fetch_all(conn, GRANTS, "privileges").await?,
-        GrantScope::RoutinesAndTypes => {
-            fetch_all(conn, GRANTS_OF_ROUTINES_AND_TYPES, "privileges").await?
-        }
-        GrantScope::Relations(oids) => sqlx::query(GRANTS_OF_RELATIONS)
-            .bind(oids)
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading privileges from the catalog")?,
-    };
+pub(super) fn grants(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
         let kind: String = get(&row, "kind")?;
         let key: String = get(&row, "key")?;

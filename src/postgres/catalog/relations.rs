@@ -2,7 +2,6 @@
 //! indexes, triggers, rules and policies. A child whose relation is not in the snapshot (it belongs to
 //! an extension) is skipped.
 
-use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use crate::check::schema::{
@@ -10,9 +9,10 @@ use crate::check::schema::{
     TableKind, Trigger, TypeDef, View, normalise_whitespace,
 };
 
-use super::{Draft, Only, Scoped, fetch, get, not_in_extension, qualified, user_schema};
+use super::rows::{Row, get};
+use super::{Draft, Scoped, not_in_extension, qualified, user_schema};
 
-static RELATIONS: Scoped = Scoped::new(concat!(
+pub(super) static RELATIONS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.oid AS oid, c.relkind::text AS relkind, c.relpersistence::text AS persistence,
@@ -42,12 +42,8 @@ static RELATIONS: Scoped = Scoped::new(concat!(
 ));
 
 /// Tables (every kind) and views (plain and materialized), without their children.
-pub(super) async fn relations(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &RELATIONS, only, "tables and views").await? {
+pub(super) fn relations(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         snapshot.oids.insert(key.clone(), get::<Oid>(&row, "oid")?);
         let relkind: String = get(&row, "relkind")?;
@@ -109,7 +105,7 @@ pub(super) async fn relations(
     Ok(())
 }
 
-static COLUMNS: Scoped = Scoped::new(concat!(
+pub(super) static COLUMNS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.relkind::text AS relkind, quote_ident(a.attname) AS name, a.attnum AS attnum,
@@ -134,12 +130,8 @@ static COLUMNS: Scoped = Scoped::new(concat!(
 ));
 
 /// Columns of tables and views, and attributes of composite types.
-pub(super) async fn columns(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &COLUMNS, only, "columns").await? {
+pub(super) fn columns(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         let name: String = get(&row, "name")?;
         let position: i32 = get(&row, "position")?;
@@ -199,7 +191,7 @@ fn storage_name(code: &str) -> String {
 
 /// Not-null constraints (PostgreSQL 18 catalogues them) are the columns' `not_null`; a
 /// foreign key's copies for each partition of the table it references are internal.
-static CONSTRAINTS: Scoped = Scoped::new(concat!(
+pub(super) static CONSTRAINTS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(k.conname) AS name, k.contype::text AS kind,
@@ -214,12 +206,8 @@ static CONSTRAINTS: Scoped = Scoped::new(concat!(
     " AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = k.conparentid AND p.conrelid = k.conrelid)",
 ));
 
-pub(super) async fn constraints(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &CONSTRAINTS, only, "constraints").await? {
+pub(super) fn constraints(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         let Some(table) = snapshot.tables.get_mut(&key) else {
             continue;
@@ -245,7 +233,7 @@ pub(super) async fn constraints(
     Ok(())
 }
 
-static INDEXES: Scoped = Scoped::new(concat!(
+pub(super) static INDEXES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.oid AS rel, i.indexrelid AS index, quote_ident(ic.relname) AS name,
@@ -261,12 +249,8 @@ static INDEXES: Scoped = Scoped::new(concat!(
     user_schema!("n"),
 ));
 
-pub(super) async fn indexes(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &INDEXES, only, "indexes").await? {
+pub(super) fn indexes(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         snapshot
             .index_owners
@@ -289,7 +273,7 @@ pub(super) async fn indexes(
     Ok(())
 }
 
-static TRIGGERS: Scoped = Scoped::new(concat!(
+pub(super) static TRIGGERS: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(t.tgname) AS name, pg_get_triggerdef(t.oid) AS definition,
@@ -302,12 +286,8 @@ static TRIGGERS: Scoped = Scoped::new(concat!(
     user_schema!("n"),
 ));
 
-pub(super) async fn triggers(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &TRIGGERS, only, "triggers").await? {
+pub(super) fn triggers(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         let enabled = match get::<String>(&row, "enabled")?.as_str() {
             "O" => "origin",
@@ -332,7 +312,7 @@ pub(super) async fn triggers(
     Ok(())
 }
 
-static RULES: Scoped = Scoped::new(concat!(
+pub(super) static RULES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(r.rulename) AS name, pg_get_ruledef(r.oid) AS definition
@@ -344,12 +324,8 @@ static RULES: Scoped = Scoped::new(concat!(
 ));
 
 /// Rewrite rules of tables and views (a view's own `_RETURN` rule is its definition).
-pub(super) async fn rules(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &RULES, only, "rules").await? {
+pub(super) fn rules(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         let rules = match snapshot.tables.get_mut(&key) {
             Some(table) => Some(&mut table.rules),
@@ -363,7 +339,7 @@ pub(super) async fn rules(
     Ok(())
 }
 
-static POLICIES: Scoped = Scoped::new(concat!(
+pub(super) static POLICIES: Scoped = Scoped::new(concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(p.polname) AS name, p.polcmd::text AS command,
@@ -381,12 +357,8 @@ static POLICIES: Scoped = Scoped::new(concat!(
     user_schema!("n"),
 ));
 
-pub(super) async fn policies(
-    conn: &mut PgConnection,
-    snapshot: &mut Draft,
-    only: Only<'_>,
-) -> anyhow::Result<()> {
-    for row in fetch(conn, &POLICIES, only, "policies").await? {
+pub(super) fn policies(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
+    for row in rows {
         let key: String = get(&row, "key")?;
         let Some(table) = snapshot.tables.get_mut(&key) else {
             continue;

@@ -1,0 +1,131 @@
+//! The re-read as one statement: a PL/pgSQL function that the change log installs beside its
+//! triggers (`upcycle_sandbox.reread`), written from the same queries a read runs (`PARTS`).
+//! Given the relations a batch of changes named and the sequences the changed tables own, it
+//! finds what those reach (`EXPAND`) and returns every part of their rows, each as one JSON
+//! array, in one round trip. A snapshot that follows the log is then two statements (the log,
+//! this), with no transaction around them: only the check writes to its database, so nothing
+//! changes between them, and the function fixes the search path names print against and keeps
+//! its plans for the session (generic ones: planning these queries costs more than running
+//! them on a few relations).
+
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
+
+use super::rows::{Row, get};
+use super::{Draft, PARTS};
+
+/// The relations to read again for `$1` (tables, views, sequences): those and the tables
+/// that inherit from them (a command on a parent reaches its partitions and children without
+/// naming them: `ATTACH PARTITION`, an index or a column added to the parent), each with the
+/// kinds of rows it has (bits as `Kinds`); and, with `-1`, those of the sequences `$2` that no
+/// longer exist (`DROP IDENTITY` drops one without a `sql_drop` event). An identity column's
+/// sequence, which `ALTER TABLE` changes, is logged by itself. The relations are looked up
+/// by OID (`= ANY` of an array), which keeps a generic plan on the catalogs' indexes.
+const EXPAND: &str = "WITH RECURSIVE tree(rel) AS (
+       SELECT unnest($1::oid[])
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel
+     )
+     SELECT c.oid AS rel,
+       (CASE WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) THEN 1 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN') THEN 2 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) THEN 4 ELSE 0 END
+      | CASE WHEN c.relkind = 'S' THEN 16 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid) THEN 32 ELSE 0 END
+      | CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) THEN 64 ELSE 0 END)::int4 AS k
+     FROM pg_class c WHERE c.oid = ANY (ARRAY(SELECT rel FROM tree))
+     UNION ALL
+     SELECT s, -1 FROM unnest($2::oid[]) s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s)";
+
+/// `CREATE FUNCTION upcycle_sandbox.reread(named oid[], owned oid[])`: part 0 is what
+/// `EXPAND` found (`{"rels": […], "vanished": […]}`); part `i + 1` holds the rows
+/// of `PARTS[i]` for the relations reached, or nothing when none of them has that kind of
+/// row. The first parameter is then set to the relations reached, so that each part's query
+/// (written for `$1`, as `Part::some`) reads them.
+pub(super) fn function() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut body = String::new();
+        for (i, part) in PARTS.iter().enumerate() {
+            let query = format!(
+                "RETURN QUERY SELECT {}, json_agg(q)::text FROM ({}) q;",
+                i + 1,
+                (part.some)()
+            );
+            match part.kind {
+                Some(bit) => body.push_str(&format!(
+                    "\n  IF upcycle_kinds & {bit} <> 0 THEN\n    {query}\n  END IF;"
+                )),
+                None => body.push_str(&format!("\n  {query}")),
+            }
+        }
+        format!(
+            r#"
+CREATE FUNCTION upcycle_sandbox.reread(upcycle_named oid[], upcycle_owned oid[])
+  RETURNS TABLE(upcycle_part int4, upcycle_rows text)
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan AS $upcycle$
+#variable_conflict use_column
+DECLARE
+  upcycle_rels oid[];
+  upcycle_kinds int4;
+  upcycle_vanished oid[];
+BEGIN
+  SELECT coalesce(array_agg(x.rel) FILTER (WHERE x.k >= 0), '{{}}'),
+         coalesce(bit_or(x.k) FILTER (WHERE x.k >= 0), 0),
+         coalesce(array_agg(x.rel) FILTER (WHERE x.k < 0), '{{}}')
+    INTO upcycle_rels, upcycle_kinds, upcycle_vanished
+    FROM ({EXPAND}) x;
+  RETURN QUERY SELECT 0, json_build_object('rels', upcycle_rels, 'vanished', upcycle_vanished)::text;
+  upcycle_named := upcycle_rels;{body}
+END $upcycle$;
+"#
+        )
+    })
+}
+
+/// What a batch of changes reaches (see `EXPAND`).
+#[derive(Debug)]
+pub(super) struct Reach {
+    pub rels: Vec<Oid>,
+    /// Those of the sequences asked about that no longer exist.
+    pub vanished: Vec<Oid>,
+}
+
+/// Calls the function for the relations `named` and the owned sequences `owned`: what they
+/// reach, and those relations read.
+pub(super) async fn reread(
+    conn: &mut PgConnection,
+    named: &[Oid],
+    owned: &[Oid],
+) -> anyhow::Result<(Reach, Draft)> {
+    let mut parts: Vec<(i32, Option<String>)> =
+        sqlx::query_as("SELECT upcycle_part, upcycle_rows FROM upcycle_sandbox.reread($1, $2)")
+            .bind(named)
+            .bind(owned)
+            .fetch_all(conn)
+            .await
+            .context("re-reading the changed relations")?;
+    parts.sort_by_key(|(part, _)| *part);
+    let mut reach = None;
+    let mut draft = Draft::default();
+    for (part, rows) in parts {
+        if part == 0 {
+            let row = Row::parse(rows.as_deref().unwrap_or("{}"), "the relations reached")?;
+            reach = Some(Reach {
+                rels: get(&row, "rels")?,
+                vanished: get(&row, "vanished")?,
+            });
+            continue;
+        }
+        let index = usize::try_from(part - 1).ok();
+        let part = index
+            .and_then(|i| PARTS.get(i))
+            .with_context(|| format!("the re-read function returned an unknown part {part}"))?;
+        (part.apply)(&mut draft, Row::parse_all(rows.as_deref(), part.what)?)?;
+    }
+    let reach = reach.context("the re-read function returned no relations")?;
+    Ok((reach, draft))
+}
