@@ -163,14 +163,17 @@ impl<'s> Lab<'s> {
         )
         .await;
         self.timings.steps += start.elapsed();
-        let unseen = migrations.iter().any(|m| {
-            let script = match direction {
-                Direction::Up => Some(&m.up),
-                Direction::Down => m.down.as_ref(),
-            };
-            script.is_some_and(|s| hidden_from_change_log(&s.text))
+        let scripts = migrations.iter().filter_map(|m| match direction {
+            Direction::Up => Some(&m.up),
+            Direction::Down => m.down.as_ref(),
         });
-        if result.failure.is_some() || unseen {
+        let unseen = scripts.clone().any(|s| hidden_from_change_log(&s.text));
+        // A failed script that ran in a transaction left nothing behind (its log rows rolled
+        // back with it); one that ran outside may have (an invalid index from a failed
+        // `CREATE INDEX CONCURRENTLY`), and only a full read shows that.
+        let failed_outside =
+            result.failure.is_some() && scripts.clone().any(|s| !s.transaction.is_wrapped());
+        if failed_outside || unseen {
             self.catalog.distrust();
         }
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -53,9 +53,12 @@ use sqlx::postgres::types::Oid;
 use super::changelog::{self, Changes};
 use super::dependents;
 use super::reread;
-use super::{Draft, Kinds, begin, col, end, read, read_routines_and_types, settings, user_schema};
+use super::{
+    Child, Draft, Kinds, begin, col, end, read, read_routines_and_types, settings, user_schema,
+};
 use crate::check::schema::{
-    Extension, Function, Schema, SchemaSnapshot, Sequence, SnapshotOptions, Table, Type, View, diff,
+    Column, Constraint, Extension, Function, Index, Schema, SchemaSnapshot, Sequence,
+    SnapshotOptions, Table, Trigger, Type, View, diff,
 };
 
 /// What a relation (or everything else) looks like to the probe: how many rows of the
@@ -562,7 +565,8 @@ async fn refresh_log(
         return Ok(false);
     }
     *last = changes.last;
-    state.horizon = changes.horizon;
+    // Rows written since this horizon are new to the state; the re-read function renders only those.
+    let since = std::mem::replace(&mut state.horizon, changes.horizon);
     let Some(targets) = changelog::targets(&changes.changes, &state.owners) else {
         return Ok(false);
     };
@@ -615,7 +619,7 @@ async fn refresh_log(
         Draft::default()
     } else {
         let named: Vec<Oid> = changed.iter().copied().collect();
-        let (reach, fresh) = reread::reread(conn, &named, &owned).await?;
+        let (reach, fresh) = reread::reread(conn, &named, &owned, since).await?;
         changed.extend(reach.rels);
         gone.extend(reach.vanished);
         fresh
@@ -679,6 +683,10 @@ async fn merge(
         stats.reused += 1;
         return Ok(true);
     }
+    let reused = !fresh.reused.is_empty();
+    if !reuse(&mut fresh, &state.sections) {
+        return Ok(false);
+    }
     state.owners.extend(std::mem::take(&mut fresh.index_owners));
     let mut fresh = sections(fresh, options);
     // Other objects print a relation's name and its columns' names, a function's or a type's.
@@ -702,6 +710,9 @@ async fn merge(
             routines,
             changed,
             gone,
+            // A child copied from the last read prints names as they were then: after a
+            // rename, or a change to a function or a type, read those relations whole.
+            whole: reused,
         };
         let found = if in_transaction {
             besides.read(state, conn, options).await?
@@ -711,12 +722,13 @@ async fn merge(
             end(tx).await?;
             found
         };
-        let Some((more, extra, rest)) = found else {
+        let Some(found) = found else {
             return Ok(false);
         };
-        fresh.extend(more);
-        read_again.extend(extra);
-        if let Some(mut draft) = rest {
+        fresh.extend(found.whole);
+        fresh.extend(found.more);
+        read_again.extend(found.extra);
+        if let Some(mut draft) = found.rest {
             state.rest.functions = std::mem::take(&mut draft.functions);
             state.rest.types = std::mem::take(&mut draft.types);
         }
@@ -743,10 +755,20 @@ struct Besides<'a> {
     routines: bool,
     changed: &'a [Oid],
     gone: &'a [Oid],
+    /// Read the relations `changed` again, whole (their children were copied).
+    whole: bool,
 }
 
-/// The dependents read (by OID, and which they are), and the functions and types when read.
-type Found = (HashMap<Oid, Section>, Vec<Oid>, Option<Draft>);
+/// What `Besides` read.
+struct Found {
+    /// The relations `changed`, read whole (when asked).
+    whole: HashMap<Oid, Section>,
+    /// The dependents, by OID, and which they are.
+    more: HashMap<Oid, Section>,
+    extra: Vec<Oid>,
+    /// The functions and types, when read.
+    rest: Option<Draft>,
+}
 
 impl Besides<'_> {
     /// `None` when only a full read shows what changed.
@@ -756,17 +778,26 @@ impl Besides<'_> {
         conn: &mut PgConnection,
         options: &SnapshotOptions,
     ) -> anyhow::Result<Option<Found>> {
+        let mut found = Found {
+            whole: HashMap::new(),
+            more: HashMap::new(),
+            extra: Vec::new(),
+            rest: None,
+        };
+        if self.whole {
+            let mut draft = read(conn, Some(self.changed), Kinds::ALL).await?;
+            state.owners.extend(std::mem::take(&mut draft.index_owners));
+            found.whole = sections(draft, options);
+        }
         let mut routines = self.routines;
-        let mut more = HashMap::new();
-        let mut extra = Vec::new();
         if !self.names_changed.is_empty() || !self.altered.is_empty() {
-            let Some(found) =
+            let Some(dependents) =
                 dependents::dependents(conn, self.names_changed, self.altered).await?
             else {
                 return Ok(None);
             };
-            routines |= found.routines;
-            extra = found
+            routines |= dependents.routines;
+            found.extra = dependents
                 .rels
                 .into_iter()
                 .filter(|oid| {
@@ -775,25 +806,137 @@ impl Besides<'_> {
                         && state.sections.contains_key(oid)
                 })
                 .collect();
-            if !extra.is_empty() {
-                let mut draft = read(conn, Some(&extra), Kinds::ALL).await?;
+            if !found.extra.is_empty() {
+                let mut draft = read(conn, Some(&found.extra), Kinds::ALL).await?;
                 state.owners.extend(std::mem::take(&mut draft.index_owners));
-                more = sections(draft, options);
+                found.more = sections(draft, options);
                 // They print the new names; their own names stay (a view's columns keep theirs).
-                for oid in &extra {
-                    match (state.sections.get(oid), more.get(oid)) {
+                for oid in &found.extra {
+                    match (state.sections.get(oid), found.more.get(oid)) {
                         (Some(old), Some(new)) if !renamed(old, new) => {}
                         _ => return Ok(None),
                     }
                 }
             }
         }
-        let rest = if routines {
-            Some(read_routines_and_types(conn).await?)
-        } else {
-            None
+        if routines {
+            found.rest = Some(read_routines_and_types(conn).await?);
+        }
+        Ok(Some(found))
+    }
+}
+
+/// Fills in what the re-read function left out of the children it did not write whole
+/// (`Reused`) from the last read of their relation; false when one is not there (a full read
+/// is needed instead).
+fn reuse(draft: &mut Draft, last: &HashMap<Oid, Section>) -> bool {
+    for reused in std::mem::take(&mut draft.reused) {
+        let Some(section) = draft.oids.get(&reused.key).and_then(|oid| last.get(oid)) else {
+            return false;
         };
-        Ok(Some((more, extra, rest)))
+        let key = reused.key.as_str();
+        let name = reused.name.as_str();
+        let filled = match (&section.body, reused.child) {
+            (Body::Table(old), Child::Column) => fill_column(
+                old.columns.get(name),
+                draft
+                    .tables
+                    .get_mut(key)
+                    .and_then(|t| t.columns.get_mut(name)),
+            ),
+            (Body::View(old), Child::Column) => fill_column(
+                old.columns.get(name),
+                draft
+                    .views
+                    .get_mut(key)
+                    .and_then(|v| v.columns.get_mut(name)),
+            ),
+            (Body::Table(old), Child::Constraint) => fill(
+                old.constraints.get(name),
+                draft
+                    .tables
+                    .get_mut(key)
+                    .and_then(|t| t.constraints.get_mut(name)),
+                |old, new| Constraint {
+                    comment: new.comment.take(),
+                    ..old.clone()
+                },
+            ),
+            (Body::Table(old), Child::Index) => fill(
+                old.indexes.get(name),
+                draft
+                    .tables
+                    .get_mut(key)
+                    .and_then(|t| t.indexes.get_mut(name)),
+                fill_index,
+            ),
+            (Body::View(old), Child::Index) => fill(
+                old.indexes.get(name),
+                draft
+                    .views
+                    .get_mut(key)
+                    .and_then(|v| v.indexes.get_mut(name)),
+                fill_index,
+            ),
+            (Body::Table(old), Child::Trigger) => fill(
+                old.triggers.get(name),
+                draft
+                    .tables
+                    .get_mut(key)
+                    .and_then(|t| t.triggers.get_mut(name)),
+                fill_trigger,
+            ),
+            (Body::View(old), Child::Trigger) => fill(
+                old.triggers.get(name),
+                draft
+                    .views
+                    .get_mut(key)
+                    .and_then(|v| v.triggers.get_mut(name)),
+                fill_trigger,
+            ),
+            _ => false,
+        };
+        if !filled {
+            return false;
+        }
+    }
+    true
+}
+
+/// Replaces `new` (what the compact row gave) with `with(old, new)`; false when either is
+/// missing.
+fn fill<T>(old: Option<&T>, new: Option<&mut T>, with: impl Fn(&T, &mut T) -> T) -> bool {
+    let (Some(old), Some(new)) = (old, new) else {
+        return false;
+    };
+    *new = with(old, new);
+    true
+}
+
+/// A column as last read, at its position now, with its comment and privileges now.
+fn fill_column(old: Option<&Column>, new: Option<&mut Column>) -> bool {
+    fill(old, new, |old, new| Column {
+        position: new.position,
+        comment: new.comment.take(),
+        grants: std::mem::take(&mut new.grants),
+        ..old.clone()
+    })
+}
+
+/// An index as last read, with its flags (updated in place, without a new row) and comment now.
+fn fill_index(old: &Index, new: &mut Index) -> Index {
+    Index {
+        valid: new.valid,
+        ready: new.ready,
+        comment: new.comment.take(),
+        ..old.clone()
+    }
+}
+
+fn fill_trigger(old: &Trigger, new: &mut Trigger) -> Trigger {
+    Trigger {
+        comment: new.comment.take(),
+        ..old.clone()
     }
 }
 

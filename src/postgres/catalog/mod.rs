@@ -118,12 +118,18 @@ async fn end(tx: Transaction<'_, Postgres>) -> anyhow::Result<()> {
 struct Part {
     /// Names the query in errors.
     what: &'static str,
-    /// Every relation's rows, and those of the relations `$1` only.
+    /// Every relation's rows, those of the relations `$1` only, and those as the re-read
+    /// function asks for them (`Scoped::reusing`).
     all: fn() -> &'static str,
     some: fn() -> &'static str,
+    reusing: fn() -> &'static str,
     /// The kind of row (`Kinds`) a relation must have for the query to find anything in it;
     /// `None`: every relation has some.
     kind: Option<i32>,
+    /// For a query with a `reusing` variant: the columns the re-read function returns of a
+    /// row it did not write whole (`written` false), as `json_build_object` arguments over
+    /// the row `q`. The decoder reads only those of such a row.
+    compact: Option<&'static str>,
     apply: fn(&mut Draft, Vec<Row>) -> anyhow::Result<()>,
 }
 
@@ -143,63 +149,85 @@ static PARTS: [Part; 9] = [
         what: "tables and views",
         all: || relations::RELATIONS.all,
         some: || relations::RELATIONS.some(),
+        reusing: || relations::RELATIONS.some_reusing(),
         kind: None,
+        compact: None,
         apply: relations::relations,
     },
     Part {
         what: "columns",
         all: || relations::COLUMNS.all,
         some: || relations::COLUMNS.some(),
+        reusing: || relations::COLUMNS.some_reusing(),
         kind: None,
+        compact: Some(
+            "'key', q.key, 'relkind', q.relkind, 'name', q.name, 'attnum', q.attnum, 'position', q.position, 'comment', q.comment, 'written', false",
+        ),
         apply: relations::columns,
     },
     Part {
         what: "constraints",
         all: || relations::CONSTRAINTS.all,
         some: || relations::CONSTRAINTS.some(),
+        reusing: || relations::CONSTRAINTS.some_reusing(),
         kind: Some(Kinds::CONSTRAINTS),
+        compact: Some("'key', q.key, 'name', q.name, 'comment', q.comment, 'written', false"),
         apply: relations::constraints,
     },
     Part {
         what: "indexes",
         all: || relations::INDEXES.all,
         some: || relations::INDEXES.some(),
+        reusing: || relations::INDEXES.some_reusing(),
         kind: Some(Kinds::INDEXES),
+        compact: Some(
+            "'key', q.key, 'rel', q.rel, 'index', q.index, 'name', q.name, 'valid', q.valid, 'ready', q.ready, 'comment', q.comment, 'written', false",
+        ),
         apply: relations::indexes,
     },
     Part {
         what: "triggers",
         all: || relations::TRIGGERS.all,
         some: || relations::TRIGGERS.some(),
+        reusing: || relations::TRIGGERS.some_reusing(),
         kind: Some(Kinds::TRIGGERS),
+        compact: Some("'key', q.key, 'name', q.name, 'comment', q.comment, 'written', false"),
         apply: relations::triggers,
     },
     Part {
         what: "rules",
         all: || relations::RULES.all,
         some: || relations::RULES.some(),
+        reusing: || relations::RULES.some_reusing(),
         kind: Some(Kinds::RULES),
+        compact: None,
         apply: relations::rules,
     },
     Part {
         what: "policies",
         all: || relations::POLICIES.all,
         some: || relations::POLICIES.some(),
+        reusing: || relations::POLICIES.some_reusing(),
         kind: Some(Kinds::POLICIES),
+        compact: None,
         apply: relations::policies,
     },
     Part {
         what: "sequences",
         all: || objects::SEQUENCES.all,
         some: || objects::SEQUENCES.some(),
+        reusing: || objects::SEQUENCES.some_reusing(),
         kind: Some(Kinds::SEQUENCES),
+        compact: None,
         apply: objects::sequences,
     },
     Part {
         what: "privileges",
         all: || objects::GRANTS,
         some: || objects::GRANTS_OF_RELATIONS,
+        reusing: || objects::GRANTS_OF_RELATIONS,
         kind: None,
+        compact: None,
         apply: objects::grants,
     },
 ];
@@ -315,6 +343,38 @@ struct Draft {
     index_owners: Vec<(Oid, Oid)>,
     /// The relations (`relkind` `c`) of the composite types read.
     composites: Vec<Oid>,
+    /// Children the re-read function did not render again, to copy from the last read.
+    reused: Vec<Reused>,
+}
+
+/// A column, constraint, index or trigger whose rows were not written since the last snapshot:
+/// the re-read function returned only its name, comment and what can change without a new
+/// row (a column's position, an index's flags: `Part::compact`), and the incremental reader
+/// copies the rest from the last read of its relation (`incremental::reuse`).
+#[derive(Debug)]
+struct Reused {
+    /// The relation's key, the kind of child and its name.
+    key: String,
+    child: Child,
+    name: String,
+}
+
+impl Reused {
+    fn new(key: &str, child: Child, name: &str) -> Reused {
+        Reused {
+            key: key.to_string(),
+            child,
+            name: name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Child {
+    Column,
+    Constraint,
+    Index,
+    Trigger,
 }
 
 impl Draft {
@@ -341,16 +401,31 @@ impl Draft {
 
 /// A catalog query over relations, `c` being the relation, which can be narrowed to some of
 /// them (`AND c.oid = ANY($1)` appended: each such query ends with its `WHERE` conditions).
+/// `reusing`, when given, is the same query for the re-read function (`reread`): it leaves
+/// the costly text of a row not written since the last snapshot NULL (`written` false).
 struct Scoped {
     all: &'static str,
+    reusing: Option<&'static str>,
     some: OnceLock<String>,
+    some_reusing: OnceLock<String>,
 }
 
 impl Scoped {
     const fn new(all: &'static str) -> Scoped {
         Scoped {
             all,
+            reusing: None,
             some: OnceLock::new(),
+            some_reusing: OnceLock::new(),
+        }
+    }
+
+    const fn reusing(all: &'static str, reusing: &'static str) -> Scoped {
+        Scoped {
+            all,
+            reusing: Some(reusing),
+            some: OnceLock::new(),
+            some_reusing: OnceLock::new(),
         }
     }
 
@@ -358,6 +433,17 @@ impl Scoped {
         self.some
             .get_or_init(|| format!("{} AND c.oid = ANY($1)", self.all))
             .as_str()
+    }
+
+    /// `some` for the re-read function.
+    fn some_reusing(&'static self) -> &'static str {
+        match self.reusing {
+            None => self.some(),
+            Some(reusing) => self
+                .some_reusing
+                .get_or_init(|| format!("{reusing} AND c.oid = ANY($1)"))
+                .as_str(),
+        }
     }
 }
 

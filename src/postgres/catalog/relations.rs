@@ -10,7 +10,7 @@ use crate::check::schema::{
 };
 
 use super::rows::{Row, get};
-use super::{Draft, Scoped, not_in_extension, qualified, user_schema};
+use super::{Child, Draft, Reused, Scoped, not_in_extension, qualified, user_schema};
 
 pub(super) static RELATIONS: Scoped = Scoped::new(concat!(
     "SELECT ",
@@ -105,14 +105,21 @@ pub(super) fn relations(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<
     Ok(())
 }
 
-pub(super) static COLUMNS: Scoped = Scoped::new(concat!(
+/// `$written`: whether a column's rows were written since the last snapshot (`true` in a
+/// read, a test of `xmin` in the re-read function); the type and expressions of one that was
+/// not are left NULL, and the re-read function returns only what `Part::compact` names of it
+/// (the rest is copied from the last read: `Reused`).
+macro_rules! columns_query {
+    ($written:literal) => {
+        concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.relkind::text AS relkind, quote_ident(a.attname) AS name, a.attnum AS attnum,
        row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)::int4 AS position,
-       format_type(a.atttypid, a.atttypmod) AS data_type,
-       CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default_expr,
-       CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
+       CASE WHEN ", $written, " THEN format_type(a.atttypid, a.atttypmod) END AS data_type,
+       CASE WHEN ", $written, " AND a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default_expr,
+       CASE WHEN ", $written, " AND a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
+       coalesce(", $written, ", false) AS written,
        a.attnotnull AS not_null, a.attidentity::text AS identity,
        CASE WHEN a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text END AS collation,
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
@@ -127,34 +134,46 @@ pub(super) static COLUMNS: Scoped = Scoped::new(concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c') AND ",
     user_schema!("n"),
-));
+)
+    };
+}
 
-/// Columns of tables and views, and attributes of composite types.
+pub(super) static COLUMNS: Scoped = Scoped::reusing(
+    columns_query!("true"),
+    columns_query!("(age(a.xmin) <= upcycle_horizon OR age(ad.xmin) <= upcycle_horizon)"),
+);
+
+/// Columns of tables and views, and attributes of composite types. A row the re-read function
+/// did not write whole (`written` false: name, number, position and comment) is a column as the
+/// last read has it (`Reused`).
 pub(super) fn columns(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
         let key: String = get(&row, "key")?;
         let name: String = get(&row, "name")?;
         let position: i32 = get(&row, "position")?;
-        let data_type: String = get(&row, "data_type")?;
-        let mut column = Column::new(u32::try_from(position).unwrap_or(0), &data_type);
-        column.default = get(&row, "default_expr")?;
-        column.generated = get(&row, "generated")?;
-        column.not_null = get(&row, "not_null")?;
-        column.identity = match get::<String>(&row, "identity")?.as_str() {
-            "a" => Some(Identity::Always),
-            "d" => Some(Identity::ByDefault),
-            _ => None,
-        };
-        column.collation = get(&row, "collation")?;
-        column.storage = get::<Option<String>>(&row, "storage")?.map(|s| storage_name(&s));
-        column.compression =
-            get::<Option<String>>(&row, "compression")?.map(|c| match c.as_str() {
-                "p" => "pglz".to_string(),
-                "l" => "lz4".to_string(),
-                _ => c,
-            });
-        column.statistics = get(&row, "statistics")?;
+        let written: bool = get(&row, "written")?;
+        let mut column = Column::new(u32::try_from(position).unwrap_or(0), "");
         column.comment = get(&row, "comment")?;
+        if written {
+            column.data_type = get(&row, "data_type")?;
+            column.default = get(&row, "default_expr")?;
+            column.generated = get(&row, "generated")?;
+            column.not_null = get(&row, "not_null")?;
+            column.identity = match get::<String>(&row, "identity")?.as_str() {
+                "a" => Some(Identity::Always),
+                "d" => Some(Identity::ByDefault),
+                _ => None,
+            };
+            column.collation = get(&row, "collation")?;
+            column.storage = get::<Option<String>>(&row, "storage")?.map(|s| storage_name(&s));
+            column.compression =
+                get::<Option<String>>(&row, "compression")?.map(|c| match c.as_str() {
+                    "p" => "pglz".to_string(),
+                    "l" => "lz4".to_string(),
+                    _ => c,
+                });
+            column.statistics = get(&row, "statistics")?;
+        }
         let relkind: String = get(&row, "relkind")?;
         if relkind != "c" {
             snapshot
@@ -172,7 +191,12 @@ pub(super) fn columns(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()
             _ => snapshot.tables.get_mut(&key).map(|t| &mut t.columns),
         };
         if let Some(columns) = columns {
-            columns.insert(name, column);
+            columns.insert(name.clone(), column);
+            if !written {
+                snapshot
+                    .reused
+                    .push(Reused::new(&key, Child::Column, &name));
+            }
         }
     }
     Ok(())
@@ -191,11 +215,15 @@ fn storage_name(code: &str) -> String {
 
 /// Not-null constraints (PostgreSQL 18 catalogues them) are the columns' `not_null`; a
 /// foreign key's copies for each partition of the table it references are internal.
-pub(super) static CONSTRAINTS: Scoped = Scoped::new(concat!(
+/// `$written` as for `columns_query!`: the definition of one not written is left NULL.
+macro_rules! constraints_query {
+    ($written:literal) => {
+        concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, quote_ident(k.conname) AS name, k.contype::text AS kind,
-       pg_get_constraintdef(k.oid) AS definition, k.condeferrable AS deferrable,
+       CASE WHEN ", $written, " THEN pg_get_constraintdef(k.oid) END AS definition,
+       coalesce(", $written, ", false) AS written, k.condeferrable AS deferrable,
        k.condeferred AS initially_deferred, k.convalidated AS validated, d.description AS comment
      FROM pg_constraint k
      JOIN pg_class c ON c.oid = k.conrelid
@@ -204,40 +232,64 @@ pub(super) static CONSTRAINTS: Scoped = Scoped::new(concat!(
      WHERE k.contype <> 'n' AND ",
     user_schema!("n"),
     " AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = k.conparentid AND p.conrelid = k.conrelid)",
-));
+)
+    };
+}
+
+pub(super) static CONSTRAINTS: Scoped = Scoped::reusing(
+    constraints_query!("true"),
+    constraints_query!("age(k.xmin) <= upcycle_horizon"),
+);
 
 pub(super) fn constraints(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
         let key: String = get(&row, "key")?;
+        let name: String = get(&row, "name")?;
+        let written: bool = get(&row, "written")?;
         let Some(table) = snapshot.tables.get_mut(&key) else {
             continue;
         };
-        let kind = match get::<String>(&row, "kind")?.as_str() {
-            "c" => ConstraintKind::Check,
-            "f" => ConstraintKind::ForeignKey,
-            "p" => ConstraintKind::PrimaryKey,
-            "u" => ConstraintKind::Unique,
-            "x" => ConstraintKind::Exclusion,
-            _ => ConstraintKind::Trigger,
-        };
-        let constraint = Constraint {
-            kind,
-            definition: get(&row, "definition")?,
-            deferrable: get(&row, "deferrable")?,
-            initially_deferred: get(&row, "initially_deferred")?,
-            validated: get(&row, "validated")?,
+        let mut constraint = Constraint {
+            kind: ConstraintKind::Check,
+            definition: String::new(),
+            deferrable: false,
+            initially_deferred: false,
+            validated: true,
             comment: get(&row, "comment")?,
         };
-        table.constraints.insert(get(&row, "name")?, constraint);
+        if written {
+            constraint.kind = match get::<String>(&row, "kind")?.as_str() {
+                "c" => ConstraintKind::Check,
+                "f" => ConstraintKind::ForeignKey,
+                "p" => ConstraintKind::PrimaryKey,
+                "u" => ConstraintKind::Unique,
+                "x" => ConstraintKind::Exclusion,
+                _ => ConstraintKind::Trigger,
+            };
+            constraint.definition = get(&row, "definition")?;
+            constraint.deferrable = get(&row, "deferrable")?;
+            constraint.initially_deferred = get(&row, "initially_deferred")?;
+            constraint.validated = get(&row, "validated")?;
+        }
+        table.constraints.insert(name.clone(), constraint);
+        if !written {
+            snapshot
+                .reused
+                .push(Reused::new(&key, Child::Constraint, &name));
+        }
     }
     Ok(())
 }
 
-pub(super) static INDEXES: Scoped = Scoped::new(concat!(
+/// `$written` as for `columns_query!`: the definition of one not written is left NULL.
+macro_rules! indexes_query {
+    ($written:literal) => {
+        concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
     " AS key, c.oid AS rel, i.indexrelid AS index, quote_ident(ic.relname) AS name,
-       pg_get_indexdef(i.indexrelid) AS definition,
+       CASE WHEN ", $written, " THEN pg_get_indexdef(i.indexrelid) END AS definition,
+       coalesce(", $written, ", false) AS written,
        i.indisvalid AS valid, i.indisready AS ready, i.indisclustered AS clustered,
        d.description AS comment
      FROM pg_index i
@@ -247,7 +299,14 @@ pub(super) static INDEXES: Scoped = Scoped::new(concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = i.indexrelid AND d.objsubid = 0
      WHERE c.relkind IN ('r', 'p', 'm') AND ",
     user_schema!("n"),
-));
+)
+    };
+}
+
+pub(super) static INDEXES: Scoped = Scoped::reusing(
+    indexes_query!("true"),
+    indexes_query!("(age(i.xmin) <= upcycle_horizon OR age(ic.xmin) <= upcycle_horizon)"),
+);
 
 pub(super) fn indexes(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
@@ -255,11 +314,17 @@ pub(super) fn indexes(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()
         snapshot
             .index_owners
             .push((get(&row, "index")?, get(&row, "rel")?));
+        let name: String = get(&row, "name")?;
+        let written: bool = get(&row, "written")?;
         let index = Index {
-            definition: get(&row, "definition")?,
+            definition: if written {
+                get(&row, "definition")?
+            } else {
+                String::new()
+            },
             valid: get(&row, "valid")?,
             ready: get(&row, "ready")?,
-            clustered: get(&row, "clustered")?,
+            clustered: written && get(&row, "clustered")?,
             comment: get(&row, "comment")?,
         };
         let indexes = match snapshot.tables.get_mut(&key) {
@@ -267,16 +332,23 @@ pub(super) fn indexes(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()
             None => snapshot.views.get_mut(&key).map(|v| &mut v.indexes),
         };
         if let Some(indexes) = indexes {
-            indexes.insert(get(&row, "name")?, index);
+            indexes.insert(name.clone(), index);
+            if !written {
+                snapshot.reused.push(Reused::new(&key, Child::Index, &name));
+            }
         }
     }
     Ok(())
 }
 
-pub(super) static TRIGGERS: Scoped = Scoped::new(concat!(
+/// `$written` as for `columns_query!`: the definition of one not written is left NULL.
+macro_rules! triggers_query {
+    ($written:literal) => {
+        concat!(
     "SELECT ",
     qualified!("n", "c.relname"),
-    " AS key, quote_ident(t.tgname) AS name, pg_get_triggerdef(t.oid) AS definition,
+    " AS key, quote_ident(t.tgname) AS name, CASE WHEN ", $written, " THEN pg_get_triggerdef(t.oid) END AS definition,
+       coalesce(", $written, ", false) AS written,
        t.tgenabled::text AS enabled, d.description AS comment
      FROM pg_trigger t
      JOIN pg_class c ON c.oid = t.tgrelid
@@ -284,29 +356,47 @@ pub(super) static TRIGGERS: Scoped = Scoped::new(concat!(
      LEFT JOIN pg_description d ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0
      WHERE NOT t.tgisinternal AND ",
     user_schema!("n"),
-));
+)
+    };
+}
+
+pub(super) static TRIGGERS: Scoped = Scoped::reusing(
+    triggers_query!("true"),
+    triggers_query!("age(t.xmin) <= upcycle_horizon"),
+);
 
 pub(super) fn triggers(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
         let key: String = get(&row, "key")?;
-        let enabled = match get::<String>(&row, "enabled")?.as_str() {
-            "O" => "origin",
-            "D" => "disabled",
-            "R" => "replica",
-            "A" => "always",
-            _ => "unknown",
-        };
-        let trigger = Trigger {
-            definition: get(&row, "definition")?,
-            enabled: enabled.to_string(),
+        let name: String = get(&row, "name")?;
+        let written: bool = get(&row, "written")?;
+        let mut trigger = Trigger {
+            definition: String::new(),
+            enabled: String::new(),
             comment: get(&row, "comment")?,
         };
+        if written {
+            trigger.definition = get(&row, "definition")?;
+            trigger.enabled = match get::<String>(&row, "enabled")?.as_str() {
+                "O" => "origin",
+                "D" => "disabled",
+                "R" => "replica",
+                "A" => "always",
+                _ => "unknown",
+            }
+            .to_string();
+        }
         let triggers = match snapshot.tables.get_mut(&key) {
             Some(table) => Some(&mut table.triggers),
             None => snapshot.views.get_mut(&key).map(|v| &mut v.triggers),
         };
         if let Some(triggers) = triggers {
-            triggers.insert(get(&row, "name")?, trigger);
+            triggers.insert(name.clone(), trigger);
+            if !written {
+                snapshot
+                    .reused
+                    .push(Reused::new(&key, Child::Trigger, &name));
+            }
         }
     }
     Ok(())

@@ -23,36 +23,46 @@ use super::{Draft, PARTS};
 /// kinds of rows it has (bits as `Kinds`); and, with `-1`, those of the sequences `$2` that no
 /// longer exist (`DROP IDENTITY` drops one without a `sql_drop` event). An identity column's
 /// sequence, which `ALTER TABLE` changes, is logged by itself. The relations are looked up
-/// by OID (`= ANY` of an array), which keeps a generic plan on the catalogs' indexes.
+/// by OID (`= ANY` of an array) and each kind by a `LIMIT 1` subquery, which keeps a generic
+/// plan on the catalogs' indexes (an `EXISTS` became a hash of the whole catalog).
 const EXPAND: &str = "WITH RECURSIVE tree(rel) AS (
        SELECT unnest($1::oid[])
        UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.rel
      )
      SELECT c.oid AS rel,
-       (CASE WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) THEN 1 ELSE 0 END
-      | CASE WHEN EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN') THEN 2 ELSE 0 END
-      | CASE WHEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) THEN 4 ELSE 0 END
+       (coalesce((SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal LIMIT 1), 0)
+      | coalesce((SELECT 2 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN' LIMIT 1), 0)
+      | coalesce((SELECT 4 FROM pg_policy p WHERE p.polrelid = c.oid LIMIT 1), 0)
       | CASE WHEN c.relkind = 'S' THEN 16 ELSE 0 END
-      | CASE WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid) THEN 32 ELSE 0 END
-      | CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) THEN 64 ELSE 0 END)::int4 AS k
+      | coalesce((SELECT 32 FROM pg_constraint k WHERE k.conrelid = c.oid LIMIT 1), 0)
+      | coalesce((SELECT 64 FROM pg_index i WHERE i.indrelid = c.oid LIMIT 1), 0))::int4 AS k
      FROM pg_class c WHERE c.oid = ANY (ARRAY(SELECT rel FROM tree))
      UNION ALL
      SELECT s, -1 FROM unnest($2::oid[]) s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s)";
 
-/// `CREATE FUNCTION upcycle_sandbox.reread(named oid[], owned oid[])`: part 0 is what
-/// `EXPAND` found (`{"rels": […], "vanished": […]}`); part `i + 1` holds the rows
-/// of `PARTS[i]` for the relations reached, or nothing when none of them has that kind of
-/// row. The first parameter is then set to the relations reached, so that each part's query
-/// (written for `$1`, as `Part::some`) reads them.
+/// `CREATE FUNCTION upcycle_sandbox.reread(named oid[], owned oid[], since int8)`: part 0 is
+/// what `EXPAND` found (`{"rels": […], "vanished": […]}`); part `i + 1` holds the rows of
+/// `PARTS[i]` for the relations reached, or nothing when none of them has that kind of row.
+/// The first parameter is then set to the relations reached, so that each part's query
+/// (written for `$1`, as `Part::reusing`) reads them. `since` is the last snapshot's horizon
+/// (its oldest running transaction, 0 for none): a child whose rows are all older
+/// (`upcycle_horizon`, as an age) is returned as `Part::compact` says, and the last read has
+/// the rest (`Reused`).
 pub(super) fn function() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let mut body = String::new();
         for (i, part) in PARTS.iter().enumerate() {
+            let row = match part.compact {
+                Some(compact) => format!(
+                    "CASE WHEN q.written THEN to_json(q) ELSE json_build_object({compact}) END"
+                ),
+                None => "q".to_string(),
+            };
             let query = format!(
-                "RETURN QUERY SELECT {}, json_agg(q)::text FROM ({}) q;",
+                "RETURN QUERY SELECT {}, json_agg({row})::text FROM ({}) q;",
                 i + 1,
-                (part.some)()
+                (part.reusing)()
             );
             match part.kind {
                 Some(bit) => body.push_str(&format!(
@@ -63,12 +73,15 @@ pub(super) fn function() -> &'static str {
         }
         format!(
             r#"
-CREATE FUNCTION upcycle_sandbox.reread(upcycle_named oid[], upcycle_owned oid[])
+CREATE FUNCTION upcycle_sandbox.reread(upcycle_named oid[], upcycle_owned oid[], upcycle_since int8)
   RETURNS TABLE(upcycle_part int4, upcycle_rows text)
   LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan AS $upcycle$
 #variable_conflict use_column
 DECLARE
+  upcycle_horizon int4 := CASE WHEN upcycle_since > 0
+                               THEN age(((upcycle_since % 4294967296)::text)::xid)
+                               ELSE 2147483647 END;
   upcycle_rels oid[];
   upcycle_kinds int4;
   upcycle_vanished oid[];
@@ -94,17 +107,19 @@ pub(super) struct Reach {
     pub vanished: Vec<Oid>,
 }
 
-/// Calls the function for the relations `named` and the owned sequences `owned`: what they
-/// reach, and those relations read.
+/// Calls the function for the relations `named` and the owned sequences `owned`, `since` the
+/// last snapshot's horizon: what they reach, and those relations read (with `Draft::reused`).
 pub(super) async fn reread(
     conn: &mut PgConnection,
     named: &[Oid],
     owned: &[Oid],
+    since: i64,
 ) -> anyhow::Result<(Reach, Draft)> {
     let mut parts: Vec<(i32, Option<String>)> =
-        sqlx::query_as("SELECT upcycle_part, upcycle_rows FROM upcycle_sandbox.reread($1, $2)")
+        sqlx::query_as("SELECT upcycle_part, upcycle_rows FROM upcycle_sandbox.reread($1, $2, $3)")
             .bind(named)
             .bind(owned)
+            .bind(since)
             .fetch_all(conn)
             .await
             .context("re-reading the changed relations")?;
