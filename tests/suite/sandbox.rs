@@ -343,11 +343,29 @@ async fn local_provider_gives_a_fresh_database_and_removes_its_folder() {
         .to_path_buf();
     assert!(dir.join("data/PG_VERSION").is_file());
     {
-        let db = sandbox.database().await.expect("database");
-        let mut conn = PgConnection::connect(db.url()).await.expect("connect");
+        // The first is the private server's own `postgres` database (as empty as a new one:
+        // no database to create); the next ones are new, and their guards drop them.
+        let first = sandbox.database().await.expect("database");
+        assert_eq!(first.name(), "postgres");
+        let mut conn = PgConnection::connect(first.url()).await.expect("connect");
         conn.execute("CREATE TABLE t (id int)").await.expect("sql");
         conn.close().await.ok();
-        assert!(database_exists(sandbox.server_url(), db.name()).await);
+        let second = sandbox.database().await.expect("second database");
+        assert!(
+            second.name().starts_with("upcycle_check_"),
+            "{}",
+            second.name()
+        );
+        assert_eq!(
+            scalar(second.url(), "SELECT to_regclass('t')::text").await,
+            None,
+            "the second database must not see the first one's table"
+        );
+        let second_name = second.name().to_string();
+        drop(second);
+        drop(first);
+        assert!(!database_exists(sandbox.server_url(), &second_name).await);
+        assert!(database_exists(sandbox.server_url(), "postgres").await);
     }
     eprintln!("local: ready in {} ms", sandbox.startup_time().as_millis());
     sandbox.close().await.expect("close");

@@ -648,3 +648,89 @@ async fn a_failed_concurrent_index_is_seen_after_distrust() {
         "the invalid index is missing"
     );
 }
+
+/// The re-read function returns the children of a changed relation that were not written
+/// since the last snapshot in a compact form, and the catalog copies the rest from its last
+/// read. What such a child prints can still change: a renamed column (an index and a check
+/// print it), a comment removed (no row is written for that). Each snapshot here is also
+/// compared with a full read (`verify`).
+#[tokio::test]
+async fn children_copied_from_the_last_read_follow_renames_and_comments() {
+    // Its own server: another test's CREATE ROLE would force a full read here.
+    let server = own_server().await;
+    let url = create_db(&server.url, "schema_incremental_reused_children").await;
+    let mut conn = connect(&url).await;
+    run(&mut conn, &format!("{ROLE}{BASE}")).await;
+    let mut catalog = Catalog::new(SnapshotOptions::default(), true);
+    catalog.snapshot(&mut conn).await.expect("first snapshot");
+    assert!(catalog.follows_log());
+    run(
+        &mut conn,
+        "CREATE INDEX users_name_idx ON users (name);
+         ALTER TABLE users ADD CONSTRAINT name_set CHECK (name <> '');
+         COMMENT ON COLUMN users.email IS 'where to write';",
+    )
+    .await;
+    catalog.snapshot(&mut conn).await.expect("after the index");
+    run(
+        &mut conn,
+        "ALTER TABLE users ADD COLUMN c int; COMMENT ON COLUMN users.email IS NULL;",
+    )
+    .await;
+    let uncommented = catalog.snapshot(&mut conn).await.expect("after a column");
+    let users = &uncommented.tables["public.users"];
+    assert_eq!(users.columns["email"].comment, None);
+    assert_eq!(users.columns["email"].data_type, "character varying(100)");
+    assert!(
+        users.indexes["users_name_idx"]
+            .definition
+            .contains("(name)")
+    );
+    run(&mut conn, "ALTER TABLE users RENAME COLUMN name TO label").await;
+    let renamed = catalog.snapshot(&mut conn).await.expect("after a rename");
+    let users = &renamed.tables["public.users"];
+    assert!(
+        users.indexes["users_name_idx"]
+            .definition
+            .contains("(label)"),
+        "{}",
+        users.indexes["users_name_idx"].definition
+    );
+    assert!(
+        users.constraints["name_set"].definition.contains("label"),
+        "{}",
+        users.constraints["name_set"].definition
+    );
+    let stats = catalog.stats();
+    assert_eq!(stats.full, 1, "{stats:?}");
+}
+
+/// A step can drop the change log (`DROP SCHEMA upcycle_sandbox CASCADE`, or a down that
+/// drops every schema): the next snapshot cannot read it, so the catalog reads everything and
+/// probes from then on, and the snapshots stay right.
+#[tokio::test]
+async fn a_step_that_drops_the_change_log_turns_the_catalog_to_probing() {
+    let server = own_server().await;
+    let url = create_db(&server.url, "schema_incremental_log_dropped").await;
+    let mut conn = connect(&url).await;
+    run(&mut conn, &format!("{ROLE}{BASE}")).await;
+    let mut catalog = Catalog::new(SnapshotOptions::default(), true);
+    catalog.snapshot(&mut conn).await.expect("first snapshot");
+    assert!(catalog.follows_log());
+    run(
+        &mut conn,
+        "DROP SCHEMA upcycle_sandbox CASCADE; ALTER TABLE posts ADD COLUMN body text;",
+    )
+    .await;
+    let after = catalog
+        .snapshot(&mut conn)
+        .await
+        .expect("after the log is gone");
+    assert!(!catalog.follows_log());
+    assert!(after.tables["public.posts"].columns.contains_key("body"));
+    run(&mut conn, "ALTER TABLE posts ADD COLUMN title text").await;
+    let next = catalog.snapshot(&mut conn).await.expect("probing");
+    assert!(next.tables["public.posts"].columns.contains_key("title"));
+    let stats = catalog.stats();
+    assert_eq!((stats.full, stats.partial), (2, 1), "{stats:?}");
+}
