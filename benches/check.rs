@@ -19,9 +19,10 @@
 //!   it) for `local` and, when Docker has the image, `docker`; against `docker run -d` of the same
 //!   image and `psql -c 'select 1'` retried every 50 ms until it answers.
 //!
-//! Runs alternate between the contenders so load on the machine affects them alike, with a
-//! pause before each (BENCH_PAUSE seconds, default 6) so neither pays for the file churn of the
-//! other's teardown.
+//! Runs alternate between the contenders so load on the machine affects them alike. Before
+//! each, the bench waits until the last check's server folder is gone (a check removes it in
+//! the background after it exits), flushes the file system and pauses (BENCH_PAUSE seconds,
+//! default 6), so neither pays for the file churn of the other's teardown.
 //!
 //! Run: `cargo build --release && UPCYCLE_CORPORA=../shared/corpora cargo bench --bench check`
 //! (optional: BENCH_RUNS=5, BENCH_CHECK=openmeter:golang-migrate,crates-io:diesel,
@@ -167,7 +168,33 @@ fn floor_script(
 /// Waits before a timed run: both contenders create and delete thousands of relation files,
 /// and ext4 makes file creation slow for a few seconds after many deletions (it skips recently
 /// freed inodes), so a run right after the other contender's teardown would pay for it.
-fn settle() {
+/// Before a timed run: waits until the folders of earlier checks' sandboxes are gone (a check
+/// removes its server's folder in the background after it exits: `upcycle-pg-*` in the temp
+/// folder, other than `keep`, the floor's server), flushes the file system, and pauses
+/// (`BENCH_PAUSE` seconds, default 6) so that neither contender pays for the other's deletions.
+fn settle(keep: Option<&Path>) {
+    let temp = std::env::temp_dir();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let leftovers = std::fs::read_dir(&temp)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("upcycle-pg-"))
+                            && Some(p.as_path()) != keep
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if leftovers == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("sync").status();
     let secs = std::env::var("BENCH_PAUSE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -277,7 +304,7 @@ fn bench_check(
     let mut floor_errors = 0;
     for i in 0..runs {
         let url = rt.block_on(fresh(&server.url, &format!("bench_floor_{i}")));
-        settle();
+        settle(server.dir());
         let start = Instant::now();
         let out = Command::new(psql)
             .args(["-X", "-q", "-d", &url, "-f"])
@@ -290,7 +317,7 @@ fn bench_check(
         rt.block_on(drop_like(&server.url, "floor_rebuild_"));
         rt.block_on(drop_like(&server.url, &format!("bench_floor_{i}")));
 
-        settle();
+        settle(server.dir());
         let start = Instant::now();
         let out = Command::new(upcycle)
             .arg("-q")

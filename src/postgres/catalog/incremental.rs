@@ -4,14 +4,16 @@
 //!
 //! At its first snapshot the catalog installs the change log (`changelog`: event triggers
 //! that record which objects each command created, altered or dropped). Each later snapshot
-//! then reads the new log rows (one small query, with guards for roles, tablespaces and
-//! settings), re-reads the relations they name (with the tables that inherit from them, see
-//! `changelog::expand`), the functions and types when one of those changed, and what depends
-//! on a renamed relation or column or a changed function or type (`dependents`); it reads
-//! everything when they name anything else (a schema, an extension, a privilege…). After a step the log
-//! cannot vouch for (it failed, or its text writes to the catalogs), the check calls
-//! `distrust` and the next snapshot is read in full. Where the log cannot be installed (event
-//! triggers need a superuser) the catalog probes instead, as follows.
+//! then reads the new log rows (one statement, with guards for roles, tablespaces and
+//! settings) and re-reads the relations they name with one call of the re-read function
+//! (`reread`: with the tables that inherit from them; the children not written since the last
+//! snapshot come back compact and are copied from the last read, `reuse`), the functions and
+//! types when one of those changed, and what depends on a renamed relation or column or a
+//! changed function or type (`dependents`); it reads everything when they name anything else
+//! (a schema, an extension, a privilege…). After a step the log cannot vouch for (it failed
+//! outside a transaction, or its text writes to the catalogs), the check calls `distrust` and
+//! the next snapshot is read in full. Where the log cannot be installed (event triggers need
+//! a superuser), or a step removed it, the catalog probes instead, as follows.
 //!
 //! A probing snapshot starts with a probe (one query): for every table, view and sequence, whether
 //! any catalog row that describes it (its `pg_class` row, its columns, defaults, constraints,

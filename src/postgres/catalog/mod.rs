@@ -1,10 +1,12 @@
 //! The catalog edge: reads a database's schema into a `SchemaSnapshot`, one query per object
-//! kind, in one read-only repeatable-read transaction (a consistent view), with the search path
-//! fixed to `pg_catalog, public` so names print the same on every connection. System schemas
-//! and the members of extensions are left out here; the tracking tables by the domain.
+//! kind (`OBJECTS`, then `PARTS`), each row as `to_json` writes it (`rows`), in one read-only
+//! repeatable-read transaction (a consistent view), with the search path fixed to
+//! `pg_catalog, public` so names print the same on every connection. System schemas and the
+//! members of extensions are left out here; the tracking tables by the domain.
 //!
 //! `snapshot` reads everything. `Catalog` gives the same snapshot for a database it read
-//! before, re-reading only the relations whose catalog rows changed since (see `incremental`).
+//! before, re-reading only the relations whose catalog rows changed since (see `incremental`),
+//! through a function written from the same `PARTS` (`reread`).
 
 mod changelog;
 mod dependents;
