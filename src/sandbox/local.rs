@@ -138,28 +138,36 @@ fn initdb(bin: &Path, user: Option<(u32, u32)>, data: &Path) -> anyhow::Result<(
 }
 
 /// Makes the data directory `data`: a copy (`cp -a`, owner and modes kept) of the cached
-/// template when there is one, several times faster than initdb; else initdb, and then a copy
-/// of its result becomes the template (made by whoever runs upcycle, so a root user's cache,
-/// which the server's own user cannot enter, works too). Returns the template it copied. Any
-/// trouble with the cache falls back to initdb.
+/// template when there is one, several times faster than initdb; else initdb. Returns the
+/// template it copied, or the one to make from this data directory once the server runs on it
+/// (`LocalServer::keep_as_template`: made by whoever runs upcycle, so a root user's cache, which
+/// the server's own user cannot enter, works too). Any trouble with the cache falls back to
+/// initdb.
 fn init_data(
     bin: &Path,
     user: Option<(u32, u32)>,
     data: &Path,
     cache: Option<&Path>,
-) -> anyhow::Result<Option<PathBuf>> {
+) -> anyhow::Result<Template> {
     let template = cache.and_then(|c| template_path(bin, user, c).ok());
     if let Some(template) = template.as_ref().filter(|t| t.join("PG_VERSION").is_file()) {
         if copy_dir(template, data) && data.join("PG_VERSION").is_file() {
-            return Ok(Some(template.clone()));
+            return Ok(Template::Copied(template.clone()));
         }
         let _ = std::fs::remove_dir_all(data);
     }
     initdb(bin, user, data)?;
-    if let Some(template) = template {
-        keep_template(data, &template);
-    }
-    Ok(None)
+    Ok(template.map_or(Template::None, Template::ToMake))
+}
+
+/// Where a data directory came from, as far as the template cache goes.
+enum Template {
+    /// Copied from this template.
+    Copied(PathBuf),
+    /// Made by initdb; this template is to be made from it.
+    ToMake(PathBuf),
+    /// Made by initdb, with no cache.
+    None,
 }
 
 /// `cp -a from to`: whether it worked.
@@ -186,7 +194,8 @@ fn template_path(bin: &Path, user: Option<(u32, u32)>, cache: &Path) -> anyhow::
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     key.update(modified.as_nanos().to_le_bytes());
-    key.update(format!("{user:?} {INITDB_ARGS:?}").as_bytes());
+    // Templates without template0 (`keep_as_template`); older ones are left unused.
+    key.update(format!("{user:?} {INITDB_ARGS:?} without template0").as_bytes());
     let key: String = key.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -194,7 +203,7 @@ fn template_path(bin: &Path, user: Option<(u32, u32)>, cache: &Path) -> anyhow::
     Ok(cache.join(format!("initdb-{key}")))
 }
 
-/// Copies a fresh initdb result (no server ran on it yet) to `template`: into a scratch folder
+/// Copies a data directory whose server stopped cleanly to `template`: into a scratch folder
 /// beside it, then a rename, so a template that exists is complete and two runs racing end
 /// with one. Best effort: the check goes on without a cache.
 fn keep_template(data: &Path, template: &Path) {
@@ -236,7 +245,8 @@ impl LocalServer {
             .trim()
             .to_string();
         let mut last_error = None;
-        for _ in 0..3 {
+        // Three attempts, and one more start when the template is made on the first.
+        for _ in 0..4 {
             let port = free_port()?;
             let log = std::fs::File::create(dir.path().join("server.log"))
                 .context("creating the server log")?;
@@ -278,10 +288,20 @@ impl LocalServer {
                 port,
                 url,
                 version,
-                from_template: template.is_some(),
+                from_template: matches!(template, Template::Copied(_)),
             };
             match server.wait_ready(Duration::from_secs(30)).await {
-                Ok(()) => return Ok(server),
+                Ok(()) => {
+                    let Template::ToMake(path) = std::mem::replace(&mut template, Template::None)
+                    else {
+                        return Ok(server);
+                    };
+                    // The first start on an initdb result: trim it, stop, keep it as the
+                    // template, and start again (on another free port).
+                    server.keep_as_template(&path).await;
+                    dir = server.dir.take().context("server folder already removed")?;
+                    version = std::mem::take(&mut server.version);
+                }
                 Err(e) => {
                     last_error = Some(e);
                     server.kill_child("-QUIT");
@@ -289,7 +309,8 @@ impl LocalServer {
                     version = std::mem::take(&mut server.version);
                     // A server that would not start on a copied template: the template is
                     // suspect, so drop it (the next run makes a new one) and run initdb.
-                    if let Some(bad) = template.take() {
+                    if let Template::Copied(bad) = std::mem::replace(&mut template, Template::None)
+                    {
                         let _ = std::fs::remove_dir_all(&bad);
                         std::fs::remove_dir_all(&data).with_context(|| {
                             format!("removing {} to run initdb again", data.display())
@@ -375,6 +396,35 @@ impl LocalServer {
     }
 
     /// Signals the server (`-INT` fast shutdown, `-QUIT` immediate), then kills it after 5 s.
+    /// Makes the template from this server's data directory, fresh from initdb: drops
+    /// `template0` (a check never copies it, and a third of the files a start copies are its),
+    /// stops the server cleanly (fast shutdown), and copies the folder into the cache. Best
+    /// effort: a failure leaves no template, and the next start runs initdb again.
+    async fn keep_as_template(&mut self, template: &Path) {
+        use sqlx::{Connection, Executor};
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.url).await {
+            // Two statements: DROP DATABASE refuses to run in a multi-statement string.
+            if conn
+                .execute("ALTER DATABASE template0 IS_TEMPLATE false")
+                .await
+                .is_ok()
+            {
+                let _ = conn.execute("DROP DATABASE template0").await;
+            }
+            let _ = conn.close().await;
+        }
+        self.kill_child("-INT");
+        let clean = self
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.success());
+        if let Some(dir) = self.dir.as_ref().filter(|_| clean) {
+            keep_template(&dir.path().join("data"), template);
+        }
+    }
+
     fn kill_child(&mut self, signal: &str) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = Command::new("kill")

@@ -421,17 +421,44 @@ async fn local_copies_a_cached_initdb_template_after_the_first_start() {
         .collect();
     assert_eq!(templates.len(), 1, "{templates:?}");
     assert!(templates[0].starts_with("initdb-"), "{templates:?}");
+    // Without template0 (a third of the files each start copies), in the template and in the
+    // server that made it.
+    let databases = |url: String| async move {
+        scalar(
+            &url,
+            "SELECT string_agg(datname::text, ',' ORDER BY datname) FROM pg_database",
+        )
+        .await
+    };
+    assert_eq!(
+        databases(first.server_url().to_string()).await.as_deref(),
+        Some("postgres,template1")
+    );
+    let template_dbs =
+        std::fs::read_dir(cache.path().join("initdb").join(&templates[0]).join("base"))
+            .expect("template base")
+            .count();
+    assert_eq!(template_dbs, 2);
     first.close().await.expect("close");
 
     let second = Sandbox::start(&settings).await.expect("second start");
     assert!(second.local().expect("local").from_template);
+    assert_eq!(
+        databases(second.server_url().to_string()).await.as_deref(),
+        Some("postgres,template1")
+    );
     let db = second.database().await.expect("database");
-    let mut conn = PgConnection::connect(db.url()).await.expect("connect");
+    let fresh = second
+        .database()
+        .await
+        .expect("a new database, from template1");
+    let mut conn = PgConnection::connect(fresh.url()).await.expect("connect");
     conn.execute("CREATE TABLE t (id int)").await.expect("sql");
     conn.close().await.ok();
+    drop(fresh);
     drop(db);
     second.close().await.expect("close");
-    // The template is left as it was: no server ever ran on it.
+    // The template is left as it was: no server runs on it.
     let template = cache.path().join("initdb").join(&templates[0]);
     assert!(!template.join("postmaster.pid").exists());
     assert!(template.join("PG_VERSION").is_file());
