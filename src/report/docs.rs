@@ -65,7 +65,7 @@ pub fn sandbox() -> String {
         out.push_str(&format!("| `{}` | {} |\n", p.id, p.description));
     }
     out.push_str(&format!(
-        "\nOptions: `--sandbox-image` (default `{}`), `--sandbox-url`, `--pg-bin`. `--sandbox-url` alone implies `--sandbox url`. `UPCYCLE_DOCKER_HOST` forces the host upcycle connects to for a docker sandbox (with the mapped port), when the detected one is wrong. The `local` provider keeps a pristine initdb result in upcycle's cache folder (`UPCYCLE_CACHE_DIR`, else `$XDG_CACHE_HOME/upcycle`, else `~/.cache/upcycle`; about 40 MB per PostgreSQL installation) and copies it instead of running initdb each time; `UPCYCLE_CACHE_DIR=` (empty) turns that off.\n",
+        "\nOptions: `--sandbox-image` (default `{}`), `--sandbox-url`, `--pg-bin`. `--sandbox-url` alone implies `--sandbox url`. `UPCYCLE_DOCKER_HOST` forces the host upcycle connects to for a docker sandbox (with the mapped port), when the detected one is wrong. The `local` provider keeps an initdb result (without `template0`, which a check never copies) in upcycle's cache folder (`UPCYCLE_CACHE_DIR`, else `$XDG_CACHE_HOME/upcycle`, else `~/.cache/upcycle`; about 40 MB per PostgreSQL installation) and copies it instead of running initdb each time; `UPCYCLE_CACHE_DIR=` (empty) turns that off.\n",
         crate::sandbox::DEFAULT_IMAGE
     ));
     out
