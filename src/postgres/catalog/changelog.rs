@@ -133,15 +133,48 @@ ALTER EVENT TRIGGER upcycle_sandbox_dropped ENABLE ALWAYS;
 
 /// Whether a script may change the schema in a way the change log does not see: writing to
 /// the system catalogs, or `CLUSTER` (which marks an index in place). The check reads the
-/// snapshot after such a script in full (`Catalog::distrust`). A function that an earlier
-/// script created could do the same without naming a catalog; that is not detected.
+/// snapshot after such a script in full (`Catalog::distrust`). A script is suspect when it has
+/// a write (`UPDATE`, `INSERT`, `DELETE`, `MERGE`) and names a `pg_` relation: any `pg_` name
+/// except a schema before a dot (`pg_catalog.`, `pg_temp.`) and a function before its
+/// parenthesis (`pg_advisory_lock(`), unless `INTO` comes just before it (`INSERT INTO
+/// pg_description(…)`). A function that an earlier script created could write to the catalogs
+/// without naming one; that is not detected.
 pub fn hidden_from_change_log(text: &str) -> bool {
-    let text = text.to_ascii_lowercase();
-    text.contains("cluster")
-        || (text.contains("pg_")
-            && ["update", "insert", "delete"]
-                .iter()
-                .any(|w| text.contains(w)))
+    let text = text.to_ascii_lowercase().replace('"', "");
+    let words = |t: &str| -> Vec<(usize, usize)> {
+        let bytes = t.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                out.push((start, i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    let spans = words(&text);
+    let word = |k: usize| &text[spans[k].0..spans[k].1];
+    if (0..spans.len()).any(|k| word(k) == "cluster") {
+        return true;
+    }
+    let writes =
+        (0..spans.len()).any(|k| matches!(word(k), "update" | "insert" | "delete" | "merge"));
+    writes
+        && (0..spans.len()).any(|k| {
+            if !word(k).starts_with("pg_") {
+                return false;
+            }
+            let next = text[spans[k].1..].trim_start().chars().next();
+            let schema = next == Some('.');
+            let call = next == Some('(') && (k == 0 || word(k - 1) != "into");
+            !schema && !call
+        })
 }
 
 /// Installs the log (one implicit transaction: all or nothing). False when the server refuses
@@ -330,6 +363,29 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_writes_and_cluster_are_hidden_from_the_log() {
+        for text in [
+            "UPDATE pg_catalog.pg_attribute SET attnotnull = true WHERE attname = 'x'",
+            "update \"pg_catalog\".\"pg_class\" set relname = 'y'",
+            "INSERT INTO pg_description(objoid, classoid, objsubid, description) VALUES (1, 2, 0, 'x')",
+            "DELETE FROM pg_depend WHERE objid = 1",
+            "CLUSTER jobs USING jobs_pkey",
+            "DO $$ BEGIN UPDATE users SET a = 1; PERFORM 1 FROM pg_index; END $$",
+        ] {
+            assert!(hidden_from_change_log(text), "{text}");
+        }
+        for text in [
+            "CREATE FUNCTION pg_temp.fix() RETURNS void LANGUAGE sql AS 'UPDATE t SET a = 1'",
+            "SELECT pg_advisory_lock(1); UPDATE jobs SET state = 'done'",
+            "UPDATE t SET c = pg_catalog.now()",
+            "ALTER TABLE jobs ADD COLUMN clustered boolean",
+            "CREATE INDEX ON t USING gin (name gin_trgm_ops)",
+        ] {
+            assert!(!hidden_from_change_log(text), "{text}");
+        }
+    }
 
     fn change(objid: u32, rel: Option<u32>, kind: &str, dropped: bool, original: bool) -> Change {
         Change {
