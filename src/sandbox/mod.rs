@@ -312,6 +312,7 @@ impl Sandbox {
                 admin_url: self.admin_url.clone(),
                 force: self.version_num >= 130000,
                 dropped: true,
+                servers_own: true,
                 _sandbox: std::marker::PhantomData,
             });
         }
@@ -342,6 +343,7 @@ impl Sandbox {
             admin_url: self.admin_url.clone(),
             force: self.version_num >= 130000,
             dropped: false,
+            servers_own: false,
             _sandbox: std::marker::PhantomData,
         })
     }
@@ -385,6 +387,9 @@ pub struct ThrowawayDb<'a> {
     admin_url: String,
     force: bool,
     dropped: bool,
+    /// The server's own database (a local server's `postgres`): never dropped, it goes with
+    /// the server.
+    servers_own: bool,
     _sandbox: std::marker::PhantomData<&'a Sandbox>,
 }
 
@@ -398,9 +403,12 @@ impl ThrowawayDb<'_> {
         &self.name
     }
 
-    /// Drops the database now and reports a failure.
+    /// Drops the database now and reports a failure (the server's own is left to go with it).
     pub async fn drop_now(mut self) -> anyhow::Result<()> {
         self.dropped = true;
+        if self.servers_own {
+            return Ok(());
+        }
         drop_database(&self.admin_url, &self.name, self.force).await
     }
 

@@ -722,3 +722,18 @@ fn sandbox_options_become_settings_with_the_environment_injected() {
         "only the table's providers are accepted"
     );
 }
+
+/// `upcycle sandbox-probe --sandbox local`: its database is the server's own `postgres`, which
+/// goes with the server (dropping it would fail: the probe is connected to it).
+#[tokio::test]
+async fn local_probe_runs_end_to_end() {
+    let out = crate::support::upcycle(&["sandbox-probe", "--sandbox", "local"]);
+    let stdout = crate::support::text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        crate::support::text(&out.stderr)
+    );
+    assert!(stdout.contains("select 1: 1 in postgres"), "{stdout}");
+    assert!(stdout.contains("removed_ms: "), "{stdout}");
+}
