@@ -649,6 +649,20 @@ async fn a_failed_concurrent_index_is_seen_after_distrust() {
     );
 }
 
+/// A database with the base schema on a server of its own (another test's `CREATE ROLE` would
+/// force a full read), and a catalog that follows its change log, has taken the first
+/// snapshot, and compares every snapshot with a full read (`verify`).
+async fn following_the_log(name: &str) -> (upcycle::sandbox::LocalServer, PgConnection, Catalog) {
+    let server = own_server().await;
+    let url = create_db(&server.url, name).await;
+    let mut conn = connect(&url).await;
+    run(&mut conn, &format!("{ROLE}{BASE}")).await;
+    let mut catalog = Catalog::new(SnapshotOptions::default(), true);
+    catalog.snapshot(&mut conn).await.expect("first snapshot");
+    assert!(catalog.follows_log());
+    (server, conn, catalog)
+}
+
 /// The re-read function returns the children of a changed relation that were not written
 /// since the last snapshot in a compact form, and the catalog copies the rest from its last
 /// read. What such a child prints can still change: a renamed column (an index and a check
@@ -656,14 +670,7 @@ async fn a_failed_concurrent_index_is_seen_after_distrust() {
 /// compared with a full read (`verify`).
 #[tokio::test]
 async fn children_copied_from_the_last_read_follow_renames_and_comments() {
-    // Its own server: another test's CREATE ROLE would force a full read here.
-    let server = own_server().await;
-    let url = create_db(&server.url, "schema_incremental_reused_children").await;
-    let mut conn = connect(&url).await;
-    run(&mut conn, &format!("{ROLE}{BASE}")).await;
-    let mut catalog = Catalog::new(SnapshotOptions::default(), true);
-    catalog.snapshot(&mut conn).await.expect("first snapshot");
-    assert!(catalog.follows_log());
+    let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_reused").await;
     run(
         &mut conn,
         "CREATE INDEX users_name_idx ON users (name);
@@ -710,13 +717,7 @@ async fn children_copied_from_the_last_read_follow_renames_and_comments() {
 /// probes from then on, and the snapshots stay right.
 #[tokio::test]
 async fn a_step_that_drops_the_change_log_turns_the_catalog_to_probing() {
-    let server = own_server().await;
-    let url = create_db(&server.url, "schema_incremental_log_dropped").await;
-    let mut conn = connect(&url).await;
-    run(&mut conn, &format!("{ROLE}{BASE}")).await;
-    let mut catalog = Catalog::new(SnapshotOptions::default(), true);
-    catalog.snapshot(&mut conn).await.expect("first snapshot");
-    assert!(catalog.follows_log());
+    let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_dropped").await;
     run(
         &mut conn,
         "DROP SCHEMA upcycle_sandbox CASCADE; ALTER TABLE posts ADD COLUMN body text;",

@@ -836,73 +836,105 @@ fn reuse(draft: &mut Draft, last: &HashMap<Oid, Section>) -> bool {
         let Some(section) = draft.oids.get(&reused.key).and_then(|oid| last.get(oid)) else {
             return false;
         };
-        let key = reused.key.as_str();
+        let old = match &section.body {
+            Body::Table(table) => ChildMaps::of_table(table),
+            Body::View(view) => ChildMaps::of_view(view),
+            Body::Sequence(_) => return false,
+        };
+        let new = match (draft.tables.get_mut(&reused.key), &section.body) {
+            (Some(table), Body::Table(_)) => ChildMapsMut::of_table(table),
+            (None, Body::View(_)) => match draft.views.get_mut(&reused.key) {
+                Some(view) => ChildMapsMut::of_view(view),
+                None => return false,
+            },
+            _ => return false,
+        };
         let name = reused.name.as_str();
-        let filled = match (&section.body, reused.child) {
-            (Body::Table(old), Child::Column) => fill_column(
-                old.columns.get(name),
-                draft
-                    .tables
-                    .get_mut(key)
-                    .and_then(|t| t.columns.get_mut(name)),
-            ),
-            (Body::View(old), Child::Column) => fill_column(
-                old.columns.get(name),
-                draft
-                    .views
-                    .get_mut(key)
-                    .and_then(|v| v.columns.get_mut(name)),
-            ),
-            (Body::Table(old), Child::Constraint) => fill(
-                old.constraints.get(name),
-                draft
-                    .tables
-                    .get_mut(key)
-                    .and_then(|t| t.constraints.get_mut(name)),
+        let filled = match reused.child {
+            Child::Column => fill_column(old.columns.get(name), new.columns.get_mut(name)),
+            Child::Constraint => fill(
+                old.constraints.and_then(|c| c.get(name)),
+                new.constraints.and_then(|c| c.get_mut(name)),
                 |old, new| Constraint {
                     comment: new.comment.take(),
                     ..old.clone()
                 },
             ),
-            (Body::Table(old), Child::Index) => fill(
-                old.indexes.get(name),
-                draft
-                    .tables
-                    .get_mut(key)
-                    .and_then(|t| t.indexes.get_mut(name)),
-                fill_index,
-            ),
-            (Body::View(old), Child::Index) => fill(
-                old.indexes.get(name),
-                draft
-                    .views
-                    .get_mut(key)
-                    .and_then(|v| v.indexes.get_mut(name)),
-                fill_index,
-            ),
-            (Body::Table(old), Child::Trigger) => fill(
+            Child::Index => fill(old.indexes.get(name), new.indexes.get_mut(name), fill_index),
+            Child::Trigger => fill(
                 old.triggers.get(name),
-                draft
-                    .tables
-                    .get_mut(key)
-                    .and_then(|t| t.triggers.get_mut(name)),
+                new.triggers.get_mut(name),
                 fill_trigger,
             ),
-            (Body::View(old), Child::Trigger) => fill(
-                old.triggers.get(name),
-                draft
-                    .views
-                    .get_mut(key)
-                    .and_then(|v| v.triggers.get_mut(name)),
-                fill_trigger,
-            ),
-            _ => false,
         };
         if !filled {
             return false;
         }
     }
     true
+}
+
+/// The children of a table or a view alike (a view has no constraints), borrowed from the last
+/// read (`ChildMaps`) or from the draft being filled in (`ChildMapsMut`).
+struct Children<C, X, I, T> {
+    columns: C,
+    constraints: Option<X>,
+    indexes: I,
+    triggers: T,
+}
+
+type ChildMaps<'a> = Children<
+    &'a BTreeMap<String, Column>,
+    &'a BTreeMap<String, Constraint>,
+    &'a BTreeMap<String, Index>,
+    &'a BTreeMap<String, Trigger>,
+>;
+
+type ChildMapsMut<'a> = Children<
+    &'a mut BTreeMap<String, Column>,
+    &'a mut BTreeMap<String, Constraint>,
+    &'a mut BTreeMap<String, Index>,
+    &'a mut BTreeMap<String, Trigger>,
+>;
+
+impl<'a> ChildMaps<'a> {
+    fn of_table(table: &'a Table) -> Self {
+        Children {
+            columns: &table.columns,
+            constraints: Some(&table.constraints),
+            indexes: &table.indexes,
+            triggers: &table.triggers,
+        }
+    }
+
+    fn of_view(view: &'a View) -> Self {
+        Children {
+            columns: &view.columns,
+            constraints: None,
+            indexes: &view.indexes,
+            triggers: &view.triggers,
+        }
+    }
+}
+
+impl<'a> ChildMapsMut<'a> {
+    fn of_table(table: &'a mut Table) -> Self {
+        Children {
+            columns: &mut table.columns,
+            constraints: Some(&mut table.constraints),
+            indexes: &mut table.indexes,
+            triggers: &mut table.triggers,
+        }
+    }
+
+    fn of_view(view: &'a mut View) -> Self {
+        Children {
+            columns: &mut view.columns,
+            constraints: None,
+            indexes: &mut view.indexes,
+            triggers: &mut view.triggers,
+        }
+    }
 }
 
 /// Replaces `new` (what the compact row gave) with `with(old, new)`; false when either is
