@@ -452,12 +452,17 @@ impl Catalog {
             let mut tx = begin(conn).await?;
             let draft = read(&mut tx, None, Kinds::ALL).await?;
             end(tx).await?;
-            self.state = Some(State::new(draft, Look::Log(changes), &self.options));
-            self.distrusted = false;
-            self.stats.full += 1;
-            self.stats.reading += looked.elapsed();
+            self.start_over(draft, Look::Log(changes), looked);
         }
         Ok(())
+    }
+
+    /// Takes a full read as the new state (`since`: when the read began, for the stats).
+    fn start_over(&mut self, draft: Draft, look: Look, since: Instant) {
+        self.state = Some(State::new(draft, look, &self.options));
+        self.distrusted = false;
+        self.stats.full += 1;
+        self.stats.reading += since.elapsed();
     }
 
     /// A snapshot by probing, in one read-only transaction: the probe, then the relations it
@@ -480,10 +485,7 @@ impl Catalog {
         } else {
             let draft = read(&mut tx, None, Kinds::ALL).await?;
             end(tx).await?;
-            self.state = Some(State::new(draft, Look::Probe(look), &self.options));
-            self.distrusted = false;
-            self.stats.full += 1;
-            self.stats.reading += probed.elapsed();
+            self.start_over(draft, Look::Probe(look), probed);
         }
         Ok(())
     }
