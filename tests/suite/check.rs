@@ -771,3 +771,26 @@ async fn the_sandbox_url_password_stays_out_of_the_report() {
         assert!(!show(&out).contains(&secret), "{format}: {}", show(&out));
     }
 }
+
+/// A `--sandbox url` role that is not a superuser (a managed database's, say): event triggers
+/// need a superuser, so the catalog probes instead of following a change log, and the probe
+/// reads nothing only a superuser may (`pg_authid`). The planted defects are found all the same.
+#[tokio::test]
+async fn a_sandbox_url_role_that_is_not_a_superuser_is_checked_by_probing() {
+    use sqlx::{Connection, Executor};
+    // Its own server: a role made on the shared one would force full reads in other tests.
+    let server = support::own_server().await;
+    let mut admin = sqlx::PgConnection::connect(&server.url)
+        .await
+        .expect("connect");
+    admin
+        .execute("CREATE ROLE upcycle_plain LOGIN CREATEDB")
+        .await
+        .expect("create the role");
+    admin.close().await.ok();
+    let url = server.url.replacen("postgres@", "upcycle_plain@", 1);
+    for case in ["clean", "down-misses-index", "down-leaves-function"] {
+        let wrong = verify_fixture(case, &url);
+        assert!(wrong.is_empty(), "{case}: {wrong:#?}");
+    }
+}

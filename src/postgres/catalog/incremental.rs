@@ -20,10 +20,12 @@
 //! indexes, triggers, rules, policies, parents, comments, dependencies and row type) was written
 //! since the last snapshot, how many rows describe it in the catalogs where a row can go on its
 //! own (a dropped index, a removed comment), and a hash of its indexes' flags; and the same for
-//! everything else a snapshot shows or prints names from (schemas, roles, tablespaces,
-//! extensions, functions, types, operators, collations, composite types, …), with the settings
-//! that change how values print. A row was written since the last snapshot when its `xmin` is
-//! not older than that snapshot's oldest running transaction: only this check writes to its
+//! everything else a snapshot shows or prints names from (schemas, tablespaces, extensions,
+//! functions, types, operators, collations, composite types, …), with the settings that change
+//! how values print and a digest of the roles' names (a role's row, `pg_authid`, is for
+//! superusers only, and the probe is what runs for a role that is not one). A row was written
+//! since the last snapshot when its `xmin` is not older than that snapshot's oldest running
+//! transaction: only this check writes to its
 //! database, and every insert or update writes a row version with a new `xmin`. A row can go
 //! without a new row appearing (an index dropped, a comment removed), so the catalogs where that
 //! happens are counted; where rows only go with their relation (columns, row types), the
@@ -175,7 +177,6 @@ const PROBE: &str = concat!(
        LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
      ), global(x) AS (
        SELECT xmin FROM pg_namespace
-       UNION ALL SELECT xmin FROM pg_authid
        UNION ALL SELECT xmin FROM pg_tablespace
        UNION ALL SELECT xmin FROM pg_extension
        UNION ALL SELECT xmin FROM pg_foreign_data_wrapper
@@ -214,7 +215,7 @@ const PROBE: &str = concat!(
             g.written OR coalesce(c.written, false),
             ",
     settings!(),
-    ",
+    " || ' roles ' || (SELECT md5(string_agg(oid::text || ':' || rolname, ',' ORDER BY oid)) FROM pg_roles),
             txid_snapshot_xmin(txid_current_snapshot())
      FROM (SELECT count(*) AS n, bool_or(age(x) <= (SELECT h FROM horizon)) AS written FROM global) g,
           (SELECT sum(n) AS n, sum(f) AS f, bool_or(written) AS written FROM classified WHERE class = 'g') c"
