@@ -64,7 +64,7 @@ pub const PROVIDERS: &[ProviderInfo] = &[
     ProviderInfo {
         provider: Provider::Url,
         id: "url",
-        description: "an existing server (`--sandbox-url`, a role with CREATEDB): upcycle creates a database named `upcycle_check_<pid>_<n>_<random>` per check and drops it afterwards (`WITH (FORCE)` on PostgreSQL 13+)",
+        description: "an existing server (`--sandbox-url`, a role with CREATEDB): upcycle creates a database named `upcycle_check_<pid>_<n>_<random>` per check and drops it afterwards (`WITH (FORCE)` on PostgreSQL 13+). A superuser lets the check follow a change log of event triggers in that database; any other role is checked by probing the catalogs, which reads more per snapshot",
     },
 ];
 
