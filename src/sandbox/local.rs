@@ -22,7 +22,8 @@ pub struct LocalOptions {
     pub path_var: Option<String>,
     /// Extra server settings (`-c name=value`), e.g. `ssl=on` for the TLS tests.
     pub settings: Vec<(String, String)>,
-    /// Where to keep a pristine initdb result to copy from (`None`: run initdb every time).
+    /// Where to keep an initdb result (without `template0`) to copy from (`None`: run initdb
+    /// every time).
     pub template_cache: Option<PathBuf>,
 }
 
@@ -395,7 +396,6 @@ impl LocalServer {
         }
     }
 
-    /// Signals the server (`-INT` fast shutdown, `-QUIT` immediate), then kills it after 5 s.
     /// Makes the template from this server's data directory, fresh from initdb: drops
     /// `template0` (a check never copies it, and a third of the files a start copies are its),
     /// stops the server cleanly (fast shutdown), and copies the folder into the cache. Best
@@ -425,6 +425,7 @@ impl LocalServer {
         }
     }
 
+    /// Signals the server (`-INT` fast shutdown, `-QUIT` immediate), then kills it after 5 s.
     fn kill_child(&mut self, signal: &str) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = Command::new("kill")

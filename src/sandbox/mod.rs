@@ -108,7 +108,7 @@ pub struct SandboxSettings {
     pub docker_host_override: Option<String>,
     /// `PATH`, for `local` to search the server binaries in.
     pub path_var: Option<String>,
-    /// upcycle's cache folder, where `local` keeps a pristine initdb result to copy from.
+    /// upcycle's cache folder, where `local` keeps an initdb result to copy from.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -311,8 +311,8 @@ impl Sandbox {
                 name: "postgres".into(),
                 admin_url: self.admin_url.clone(),
                 force: self.version_num >= 130000,
+                // Nothing to drop: it goes with the server.
                 dropped: true,
-                servers_own: true,
                 _sandbox: std::marker::PhantomData,
             });
         }
@@ -343,7 +343,6 @@ impl Sandbox {
             admin_url: self.admin_url.clone(),
             force: self.version_num >= 130000,
             dropped: false,
-            servers_own: false,
             _sandbox: std::marker::PhantomData,
         })
     }
@@ -386,10 +385,9 @@ pub struct ThrowawayDb<'a> {
     name: String,
     admin_url: String,
     force: bool,
+    /// Nothing is left to drop: dropped already, or the server's own database (a local
+    /// server's `postgres`), which goes with the server.
     dropped: bool,
-    /// The server's own database (a local server's `postgres`): never dropped, it goes with
-    /// the server.
-    servers_own: bool,
     _sandbox: std::marker::PhantomData<&'a Sandbox>,
 }
 
@@ -405,8 +403,7 @@ impl ThrowawayDb<'_> {
 
     /// Drops the database now and reports a failure (the server's own is left to go with it).
     pub async fn drop_now(mut self) -> anyhow::Result<()> {
-        self.dropped = true;
-        if self.servers_own {
+        if std::mem::replace(&mut self.dropped, true) {
             return Ok(());
         }
         drop_database(&self.admin_url, &self.name, self.force).await

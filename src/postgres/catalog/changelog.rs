@@ -141,39 +141,28 @@ ALTER EVENT TRIGGER upcycle_sandbox_dropped ENABLE ALWAYS;
 /// without naming one; that is not detected.
 pub fn hidden_from_change_log(text: &str) -> bool {
     let text = text.to_ascii_lowercase().replace('"', "");
-    let words = |t: &str| -> Vec<(usize, usize)> {
-        let bytes = t.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' {
-                let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                    i += 1;
-                }
-                out.push((start, i));
-            } else {
-                i += 1;
-            }
-        }
-        out
-    };
-    let spans = words(&text);
-    let word = |k: usize| &text[spans[k].0..spans[k].1];
-    if (0..spans.len()).any(|k| word(k) == "cluster") {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    // Each word, with the text after it.
+    let mut words: Vec<(&str, &str)> = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(is_word) {
+        let tail = &rest[start..];
+        let end = tail.find(|c| !is_word(c)).unwrap_or(tail.len());
+        words.push((&tail[..end], &tail[end..]));
+        rest = &tail[end..];
+    }
+    if words.iter().any(|(w, _)| *w == "cluster") {
         return true;
     }
-    let writes =
-        (0..spans.len()).any(|k| matches!(word(k), "update" | "insert" | "delete" | "merge"));
+    let writes = words
+        .iter()
+        .any(|(w, _)| matches!(*w, "update" | "insert" | "delete" | "merge"));
     writes
-        && (0..spans.len()).any(|k| {
-            if !word(k).starts_with("pg_") {
-                return false;
-            }
-            let next = text[spans[k].1..].trim_start().chars().next();
+        && words.iter().enumerate().any(|(k, (word, after))| {
+            let next = after.trim_start().chars().next();
             let schema = next == Some('.');
-            let call = next == Some('(') && (k == 0 || word(k - 1) != "into");
-            !schema && !call
+            let call = next == Some('(') && (k == 0 || words[k - 1].0 != "into");
+            word.starts_with("pg_") && !schema && !call
         })
 }
 

@@ -2,7 +2,7 @@
 //! or a type is changed (perhaps renamed), the objects that depend on it (`pg_depend`) may
 //! print the new name: a foreign key, a view, a default, a trigger, an index expression, a
 //! sequence's `OWNED BY`, a partition's parent, a function's signature. An incremental
-//! snapshot reads those again instead of reading everything (`incremental::reread`).
+//! snapshot reads those again instead of reading everything (`incremental::Besides`).
 
 use anyhow::Context;
 use sqlx::PgConnection;

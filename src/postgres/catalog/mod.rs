@@ -121,10 +121,8 @@ struct Part {
     /// Names the query in errors.
     what: &'static str,
     /// Every relation's rows, those of the relations `$1` only, and those as the re-read
-    /// function asks for them (`Scoped::reusing`).
-    all: fn() -> &'static str,
-    some: fn() -> &'static str,
-    reusing: fn() -> &'static str,
+    /// function asks for them.
+    query: &'static Scoped,
     /// The kind of row (`Kinds`) a relation must have for the query to find anything in it;
     /// `None`: every relation has some.
     kind: Option<i32>,
@@ -149,18 +147,14 @@ impl Part {
 static PARTS: [Part; 9] = [
     Part {
         what: "tables and views",
-        all: || relations::RELATIONS.all,
-        some: || relations::RELATIONS.some(),
-        reusing: || relations::RELATIONS.some_reusing(),
+        query: &relations::RELATIONS,
         kind: None,
         compact: None,
         apply: relations::relations,
     },
     Part {
         what: "columns",
-        all: || relations::COLUMNS.all,
-        some: || relations::COLUMNS.some(),
-        reusing: || relations::COLUMNS.some_reusing(),
+        query: &relations::COLUMNS,
         kind: None,
         compact: Some(
             "'key', q.key, 'relkind', q.relkind, 'name', q.name, 'attnum', q.attnum, 'position', q.position, 'comment', q.comment, 'written', false",
@@ -169,18 +163,14 @@ static PARTS: [Part; 9] = [
     },
     Part {
         what: "constraints",
-        all: || relations::CONSTRAINTS.all,
-        some: || relations::CONSTRAINTS.some(),
-        reusing: || relations::CONSTRAINTS.some_reusing(),
+        query: &relations::CONSTRAINTS,
         kind: Some(Kinds::CONSTRAINTS),
         compact: Some("'key', q.key, 'name', q.name, 'comment', q.comment, 'written', false"),
         apply: relations::constraints,
     },
     Part {
         what: "indexes",
-        all: || relations::INDEXES.all,
-        some: || relations::INDEXES.some(),
-        reusing: || relations::INDEXES.some_reusing(),
+        query: &relations::INDEXES,
         kind: Some(Kinds::INDEXES),
         compact: Some(
             "'key', q.key, 'rel', q.rel, 'index', q.index, 'name', q.name, 'valid', q.valid, 'ready', q.ready, 'comment', q.comment, 'written', false",
@@ -189,45 +179,35 @@ static PARTS: [Part; 9] = [
     },
     Part {
         what: "triggers",
-        all: || relations::TRIGGERS.all,
-        some: || relations::TRIGGERS.some(),
-        reusing: || relations::TRIGGERS.some_reusing(),
+        query: &relations::TRIGGERS,
         kind: Some(Kinds::TRIGGERS),
         compact: Some("'key', q.key, 'name', q.name, 'comment', q.comment, 'written', false"),
         apply: relations::triggers,
     },
     Part {
         what: "rules",
-        all: || relations::RULES.all,
-        some: || relations::RULES.some(),
-        reusing: || relations::RULES.some_reusing(),
+        query: &relations::RULES,
         kind: Some(Kinds::RULES),
         compact: None,
         apply: relations::rules,
     },
     Part {
         what: "policies",
-        all: || relations::POLICIES.all,
-        some: || relations::POLICIES.some(),
-        reusing: || relations::POLICIES.some_reusing(),
+        query: &relations::POLICIES,
         kind: Some(Kinds::POLICIES),
         compact: None,
         apply: relations::policies,
     },
     Part {
         what: "sequences",
-        all: || objects::SEQUENCES.all,
-        some: || objects::SEQUENCES.some(),
-        reusing: || objects::SEQUENCES.some_reusing(),
+        query: &objects::SEQUENCES,
         kind: Some(Kinds::SEQUENCES),
         compact: None,
         apply: objects::sequences,
     },
     Part {
         what: "privileges",
-        all: || objects::GRANTS,
-        some: || objects::GRANTS_OF_RELATIONS,
-        reusing: || objects::GRANTS_OF_RELATIONS,
+        query: &objects::PRIVILEGES,
         kind: None,
         compact: None,
         apply: objects::grants,
@@ -261,9 +241,9 @@ async fn read(conn: &mut PgConnection, only: Only<'_>, kinds: Kinds) -> anyhow::
     }
     for part in &PARTS {
         let rows = match only {
-            None => fetch(conn, (part.all)(), None, part.what).await?,
+            None => fetch(conn, part.query.all, None, part.what).await?,
             Some(_) if !part.needed(kinds) => continue,
-            Some(oids) => fetch(conn, (part.some)(), Some(oids), part.what).await?,
+            Some(oids) => fetch(conn, part.query.some(), Some(oids), part.what).await?,
         };
         (part.apply)(&mut draft, rows)?;
     }
@@ -402,11 +382,13 @@ impl Draft {
 }
 
 /// A catalog query over relations, `c` being the relation, which can be narrowed to some of
-/// them (`AND c.oid = ANY($1)` appended: each such query ends with its `WHERE` conditions).
-/// `reusing`, when given, is the same query for the re-read function (`reread`): it leaves
-/// the costly text of a row not written since the last snapshot NULL (`written` false).
+/// them (`AND c.oid = ANY($1)` appended: each such query ends with its `WHERE` conditions, or
+/// `narrowed`, written with `$1` inside). `reusing`, when given, is the same query for the
+/// re-read function (`reread`): it leaves the costly text of a row not written since the
+/// last snapshot NULL (`written` false).
 struct Scoped {
     all: &'static str,
+    narrowed: Option<&'static str>,
     reusing: Option<&'static str>,
     some: OnceLock<String>,
     some_reusing: OnceLock<String>,
@@ -416,6 +398,7 @@ impl Scoped {
     const fn new(all: &'static str) -> Scoped {
         Scoped {
             all,
+            narrowed: None,
             reusing: None,
             some: OnceLock::new(),
             some_reusing: OnceLock::new(),
@@ -425,16 +408,32 @@ impl Scoped {
     const fn reusing(all: &'static str, reusing: &'static str) -> Scoped {
         Scoped {
             all,
+            narrowed: None,
             reusing: Some(reusing),
             some: OnceLock::new(),
             some_reusing: OnceLock::new(),
         }
     }
 
+    /// A query whose narrowed form is not `all` with a condition appended.
+    const fn narrowed(all: &'static str, narrowed: &'static str) -> Scoped {
+        Scoped {
+            all,
+            narrowed: Some(narrowed),
+            reusing: None,
+            some: OnceLock::new(),
+            some_reusing: OnceLock::new(),
+        }
+    }
+
     fn some(&'static self) -> &'static str {
-        self.some
-            .get_or_init(|| format!("{} AND c.oid = ANY($1)", self.all))
-            .as_str()
+        match self.narrowed {
+            Some(narrowed) => narrowed,
+            None => self
+                .some
+                .get_or_init(|| format!("{} AND c.oid = ANY($1)", self.all))
+                .as_str(),
+        }
     }
 
     /// `some` for the re-read function.

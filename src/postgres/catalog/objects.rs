@@ -244,7 +244,7 @@ pub(super) fn functions(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<
 }
 
 /// The objects with an ACL, as (kind, key, column) with their owner and default ACL kind: one
-/// branch per catalog; `$only` narrows the relation branches (see `GRANTS_OF_RELATIONS`).
+/// branch per catalog; `$only` narrows the relation branches (see `PRIVILEGES`).
 macro_rules! schemas_with_acl {
     () => {
         concat!(
@@ -332,18 +332,18 @@ macro_rules! privileges_of {
     };
 }
 
-/// Every object with an ACL: schemas, relations and their columns, functions, types.
-pub(super) const GRANTS: &str = privileges_of!(concat!(
-    schemas_with_acl!(),
-    " UNION ALL ",
-    relations_with_acl!(""),
-    " UNION ALL ",
-    routines_and_types_with_acl!()
-));
-
-/// The relations `$1` (tables, views, sequences) and their columns.
-pub(super) const GRANTS_OF_RELATIONS: &str =
-    privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)"));
+/// The privileges of every object with an ACL (schemas, relations and their columns,
+/// functions, types), or of the relations `$1` (tables, views, sequences) and their columns.
+pub(super) static PRIVILEGES: Scoped = Scoped::narrowed(
+    privileges_of!(concat!(
+        schemas_with_acl!(),
+        " UNION ALL ",
+        relations_with_acl!(""),
+        " UNION ALL ",
+        routines_and_types_with_acl!()
+    )),
+    privileges_of!(relations_with_acl!(" AND c.oid = ANY($1)")),
+);
 
 /// Functions, procedures and types.
 pub(super) const GRANTS_OF_ROUTINES_AND_TYPES: &str = privileges_of!(concat!(

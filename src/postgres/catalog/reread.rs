@@ -44,7 +44,7 @@ const EXPAND: &str = "WITH RECURSIVE tree(rel) AS (
 /// what `EXPAND` found (`{"rels": […], "vanished": […]}`); part `i + 1` holds the rows of
 /// `PARTS[i]` for the relations reached, or nothing when none of them has that kind of row.
 /// The first parameter is then set to the relations reached, so that each part's query
-/// (written for `$1`, as `Part::reusing`) reads them. `since` is the last snapshot's horizon
+/// (written for `$1`, as `Scoped::some_reusing`) reads them. `since` is the last snapshot's horizon
 /// (its oldest running transaction, 0 for none): a child whose rows are all older
 /// (`upcycle_horizon`, as an age) is returned as `Part::compact` says, and the last read has
 /// the rest (`Reused`).
@@ -62,7 +62,7 @@ pub(super) fn function() -> &'static str {
             let query = format!(
                 "RETURN QUERY SELECT {}, json_agg({row})::text FROM ({}) q;",
                 i + 1,
-                (part.reusing)()
+                part.query.some_reusing()
             );
             match part.kind {
                 Some(bit) => body.push_str(&format!(
