@@ -712,6 +712,58 @@ async fn children_copied_from_the_last_read_follow_renames_and_comments() {
     assert_eq!(stats.full, 1, "{stats:?}");
 }
 
+/// When only functions changed, the catalog renders again only those whose `pg_proc` row was
+/// written since the last snapshot and copies the others from its last read. A comment (a
+/// row of its own), a grant kept by a new body, a rename and a drop each show; a function whose SQL body calls
+/// a renamed one prints the new name without its own row being written, so that case reads
+/// every function again. Each snapshot here is also compared with a full read (`verify`).
+#[tokio::test]
+async fn functions_copied_from_the_last_read_follow_comments_grants_and_renames() {
+    let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_functions").await;
+    let steps: [(&str, fn(&SchemaSnapshot) -> bool); 7] = [
+        (
+            "CREATE FUNCTION g(n integer) RETURNS integer LANGUAGE sql AS 'SELECT n * 2';
+             COMMENT ON FUNCTION g(integer) IS 'doubles'",
+            |s| s.functions["public.g(integer)"].comment.as_deref() == Some("doubles"),
+        ),
+        ("COMMENT ON FUNCTION g(integer) IS NULL", |s| {
+            s.functions["public.g(integer)"].comment.is_none()
+        }),
+        // A grant is logged without its object: a full read.
+        (
+            "GRANT EXECUTE ON FUNCTION g(integer) TO upcycle_schema_reader",
+            |s| !s.functions["public.g(integer)"].grants.granted.is_empty(),
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION g(n integer) RETURNS integer LANGUAGE sql AS 'SELECT n * 3'",
+            |s| {
+                let g = &s.functions["public.g(integer)"];
+                g.body == "SELECT n * 3" && !g.grants.granted.is_empty()
+            },
+        ),
+        ("ALTER FUNCTION g(integer) RENAME TO h", |s| {
+            s.functions.contains_key("public.h(integer)")
+                && !s.functions.contains_key("public.g(integer)")
+        }),
+        (
+            "CREATE FUNCTION k() RETURNS integer LANGUAGE sql RETURN h(1);
+             ALTER FUNCTION h(integer) RENAME TO h2",
+            |s| s.functions["public.k()"].body.contains("h2("),
+        ),
+        ("DROP FUNCTION k(); DROP FUNCTION h2(integer)", |s| {
+            !s.functions.contains_key("public.h2(integer)")
+                && s.functions["public.f(integer)"].body == "SELECT x"
+        }),
+    ];
+    for (sql, shows) in steps {
+        run(&mut conn, sql).await;
+        let snapshot = catalog.snapshot(&mut conn).await.expect(sql);
+        assert!(shows(&snapshot), "{sql}: {:#?}", snapshot.functions);
+    }
+    let stats = catalog.stats();
+    assert_eq!((stats.full, stats.partial), (2, 6), "{stats:?}");
+}
+
 /// A step can drop the change log (`DROP SCHEMA upcycle_sandbox CASCADE`, or a down that
 /// drops every schema): the next snapshot cannot read it, so the catalog reads everything and
 /// probes from then on, and the snapshots stay right.

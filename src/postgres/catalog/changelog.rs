@@ -117,7 +117,7 @@ CREATE FUNCTION upcycle_sandbox.log(int8, int8)
   RETURNS TABLE(id int8, classid oid, objid oid, rel oid, kind text, dropped bool, original bool,
                 normal bool, shared_rows int8, shared_written bool, armed bool, settings text,
                 horizon int8)
-  LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $upcycle$
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET random_page_cost = 1 AS $upcycle$
 #variable_conflict use_column
 BEGIN
   RETURN QUERY "#,
@@ -266,10 +266,15 @@ pub(super) struct Targets {
     /// A function, procedure or type was created, changed or dropped: read those again (all
     /// of them; they are few and one query each).
     pub routines: bool,
+    /// Of those, a type (or a domain's constraint) was: the functions alone do not do.
+    pub types: bool,
     /// The functions and types created or changed, as (catalog, OID): what depends on them
     /// prints their names (a rename), so it is read again too (`dependents`).
     pub altered: Vec<(Oid, Oid)>,
 }
+
+/// Those of `ROUTINES_AND_TYPES` that are functions.
+const FUNCTIONS: [&str; 3] = ["function", "procedure", "aggregate"];
 
 /// The kinds of objects (as event triggers name them) that live in the functions and types
 /// part of a snapshot.
@@ -299,6 +304,7 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
         }
         if ROUTINES_AND_TYPES.contains(&change.kind.as_str()) {
             out.routines = true;
+            out.types |= !FUNCTIONS.contains(&change.kind.as_str());
             if !change.dropped {
                 out.altered.push((change.classid, change.objid));
             }
@@ -441,9 +447,23 @@ mod tests {
         ];
         let t = targets(&batch, &HashMap::new()).unwrap();
         assert!(t.routines);
+        assert!(
+            t.types,
+            "a type changed: every function and type is read again"
+        );
         assert!(t.changed.is_empty() && t.gone.is_empty());
         // The dropped type has no dependents left; the others may be printed by relations.
         assert_eq!(t.altered, vec![(Oid(1255), Oid(30)), (Oid(1255), Oid(32))]);
+        let functions = [
+            change(33, None, "function", false, true),
+            change(34, None, "procedure", true, true),
+            change(35, None, "aggregate", false, true),
+        ];
+        let t = targets(&functions, &HashMap::new()).unwrap();
+        assert!(
+            t.routines && !t.types,
+            "functions alone: those written are read"
+        );
     }
 
     #[test]

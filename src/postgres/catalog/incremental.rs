@@ -58,7 +58,8 @@ use super::changelog::{self, Changes};
 use super::dependents;
 use super::reread;
 use super::{
-    Child, Draft, Kinds, begin, col, end, read, read_routines_and_types, settings, user_schema,
+    Child, Draft, Kinds, begin, col, end, read, read_functions_since, read_routines_and_types,
+    settings, user_schema,
 };
 use crate::check::schema::{
     Column, Constraint, Extension, Function, Index, Schema, SchemaSnapshot, Sequence,
@@ -532,6 +533,7 @@ async fn refresh_probe(
         changed: &changed,
         gone: &gone,
         routines: false,
+        functions_since: None,
         altered: &[],
         fresh,
     };
@@ -579,6 +581,7 @@ async fn refresh_log(
         mut changed,
         mut gone,
         routines,
+        types,
         altered,
     } = targets;
     if changed.is_empty() && gone.is_empty() && !routines {
@@ -636,6 +639,7 @@ async fn refresh_log(
         changed: &changed,
         gone: &gone,
         routines,
+        functions_since: (!types).then_some(since),
         altered: &altered,
         fresh,
     };
@@ -649,6 +653,9 @@ struct Reread<'a> {
     gone: &'a [Oid],
     /// Read the functions and types again.
     routines: bool,
+    /// Only functions changed since this horizon: read those written since (unless a function
+    /// or a type depends on what changed).
+    functions_since: Option<i64>,
     /// Functions and types created or changed (catalog, OID): their dependents too.
     altered: &'a [(Oid, Oid)],
     /// The relations `changed` as read (those that still exist).
@@ -681,6 +688,7 @@ async fn merge(
         changed,
         gone,
         routines,
+        functions_since,
         altered,
         mut fresh,
     } = asked;
@@ -713,6 +721,7 @@ async fn merge(
             names_changed: &names_changed,
             altered,
             routines,
+            functions_since,
             changed,
             gone,
             // A child copied from the last read prints names as they were then: after a
@@ -733,9 +742,11 @@ async fn merge(
         fresh.extend(found.whole);
         fresh.extend(found.more);
         read_again.extend(found.extra);
-        if let Some(mut draft) = found.rest {
-            state.rest.functions = std::mem::take(&mut draft.functions);
-            state.rest.types = std::mem::take(&mut draft.types);
+        if let Some(functions) = found.functions {
+            state.rest.functions = functions;
+        }
+        if let Some(types) = found.types {
+            state.rest.types = types;
         }
     }
     for oid in gone {
@@ -758,6 +769,7 @@ struct Besides<'a> {
     names_changed: &'a [Oid],
     altered: &'a [(Oid, Oid)],
     routines: bool,
+    functions_since: Option<i64>,
     changed: &'a [Oid],
     gone: &'a [Oid],
     /// Read the relations `changed` again, whole (their children were copied).
@@ -771,8 +783,9 @@ struct Found {
     /// The dependents, by OID, and which they are.
     more: HashMap<Oid, Section>,
     extra: Vec<Oid>,
-    /// The functions and types, when read.
-    rest: Option<Draft>,
+    /// The functions, and the types, when read.
+    functions: Option<BTreeMap<String, Function>>,
+    types: Option<BTreeMap<String, Type>>,
 }
 
 impl Besides<'_> {
@@ -787,7 +800,8 @@ impl Besides<'_> {
             whole: HashMap::new(),
             more: HashMap::new(),
             extra: Vec::new(),
-            rest: None,
+            functions: None,
+            types: None,
         };
         if self.whole {
             let mut draft = read(conn, Some(self.changed), Kinds::ALL).await?;
@@ -795,13 +809,18 @@ impl Besides<'_> {
             found.whole = sections(draft, options);
         }
         let mut routines = self.routines;
+        let mut functions_since = self.functions_since;
         if !self.names_changed.is_empty() || !self.altered.is_empty() {
             let Some(dependents) =
                 dependents::dependents(conn, self.names_changed, self.altered).await?
             else {
                 return Ok(None);
             };
-            routines |= dependents.routines;
+            if dependents.routines {
+                // A function or a type prints what changed without its own row being written.
+                routines = true;
+                functions_since = None;
+            }
             found.extra = dependents
                 .rels
                 .into_iter()
@@ -825,7 +844,14 @@ impl Besides<'_> {
             }
         }
         if routines {
-            found.rest = Some(read_routines_and_types(conn).await?);
+            if let Some(since) = functions_since {
+                found.functions = read_functions_since(conn, since, &state.rest.functions).await?;
+            }
+            if found.functions.is_none() {
+                let mut draft = read_routines_and_types(conn).await?;
+                found.functions = Some(std::mem::take(&mut draft.functions));
+                found.types = Some(std::mem::take(&mut draft.types));
+            }
         }
         Ok(Some(found))
     }

@@ -100,11 +100,11 @@ pub async fn snapshot(
 }
 
 /// The read-only repeatable-read transaction a snapshot is read in, with the search path that
-/// names print against.
+/// names print against and the planner costs of catalog reads (`IN_MEMORY`).
 async fn begin(conn: &mut PgConnection) -> anyhow::Result<Transaction<'_, Postgres>> {
     conn.begin_with(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO pg_catalog, public; \
-         SET LOCAL plan_cache_mode TO force_generic_plan",
+         SET LOCAL plan_cache_mode TO force_generic_plan; SET LOCAL random_page_cost TO 1",
     )
     .await
     .context("starting the read-only transaction for the schema snapshot")
@@ -284,6 +284,47 @@ async fn read_routines_and_types(conn: &mut PgConnection) -> anyhow::Result<Draf
     Ok(draft)
 }
 
+/// The functions, when only functions changed since the horizon `since` (no type, no schema):
+/// those whose `pg_proc` row is older come back with their comment only and are copied from
+/// `last` (`FUNCTIONS_SINCE`); `None` when one of those is not in `last` (read everything).
+async fn read_functions_since(
+    conn: &mut PgConnection,
+    since: i64,
+    last: &BTreeMap<String, Function>,
+) -> anyhow::Result<Option<BTreeMap<String, Function>>> {
+    let rows = fetch_since(conn, objects::FUNCTIONS_SINCE, since, "functions").await?;
+    let (mut written, mut kept) = (Vec::new(), Vec::new());
+    for row in rows {
+        if rows::get::<bool>(&row, "written")? {
+            written.push(row);
+        } else {
+            kept.push(row);
+        }
+    }
+    let mut draft = Draft::default();
+    objects::functions(&mut draft, written)?;
+    let grants = fetch_since(
+        conn,
+        objects::GRANTS_OF_FUNCTIONS_SINCE,
+        since,
+        "privileges",
+    )
+    .await?;
+    objects::grants(&mut draft, grants)?;
+    for row in kept {
+        let key: String = rows::get(&row, "key")?;
+        let Some(old) = last.get(&key) else {
+            return Ok(None);
+        };
+        let function = Function {
+            comment: rows::get(&row, "comment")?,
+            ..old.clone()
+        };
+        draft.functions.insert(key, function);
+    }
+    Ok(Some(draft.functions))
+}
+
 /// Which kinds of rows some relations have (bits as the incremental probe sets them): a read
 /// of those relations leaves out the queries that would find nothing.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -456,13 +497,35 @@ async fn fetch(
     only: Only<'_>,
     what: &str,
 ) -> anyhow::Result<Vec<Row>> {
-    let wrapped = AssertSqlSafe(format!("SELECT to_json(q)::text FROM ({sql}) q"));
-    let query = sqlx::query_scalar::<_, String>(wrapped);
+    let query = sqlx::query_scalar::<_, String>(as_json(sql));
     let texts = match only {
         None => query.fetch_all(conn).await,
         Some(oids) => query.bind(oids).fetch_all(conn).await,
-    }
-    .with_context(|| format!("reading {what} from the catalog"))?;
+    };
+    parse(texts, what)
+}
+
+/// `fetch` with `$1` bound to a horizon (`since`).
+async fn fetch_since(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    since: i64,
+    what: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let texts = sqlx::query_scalar::<_, String>(as_json(sql))
+        .bind(since)
+        .fetch_all(conn)
+        .await;
+    parse(texts, what)
+}
+
+/// A catalog query whose rows come back as `to_json` writes them.
+fn as_json(sql: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("SELECT to_json(q)::text FROM ({sql}) q"))
+}
+
+fn parse(texts: Result<Vec<String>, sqlx::Error>, what: &str) -> anyhow::Result<Vec<Row>> {
+    let texts = texts.with_context(|| format!("reading {what} from the catalog"))?;
     texts.iter().map(|t| Row::parse(t, what)).collect()
 }
 

@@ -182,16 +182,27 @@ macro_rules! function_key {
     };
 }
 
-/// Functions and procedures that are not an extension's nor a type's own. `pg_get_functiondef`
-/// refuses aggregates, so an aggregate's definition is its state function, state type, final
-/// function and initial condition.
-pub(super) const FUNCTIONS: &str = concat!(
-    "SELECT ",
-    function_key!(),
-    " AS key, p.prokind::text AS kind, pg_get_function_result(p.oid) AS result,
+/// Functions and procedures that are not an extension's nor a type's own (nor initdb's: an OID
+/// below 16384, which keeps the scan of `pg_proc` to its index), each rendered whole
+/// when `$written` holds (its result, definition and body; else those are NULL, and `written`
+/// says so). `pg_get_functiondef` refuses aggregates, so an aggregate's definition is its
+/// state function, state type, final function and initial condition.
+macro_rules! functions {
+    ($written:expr) => {
+        concat!(
+            "SELECT ",
+            function_key!(),
+            " AS key, ",
+            $written,
+            " AS written, p.prokind::text AS kind,
+       CASE WHEN ",
+            $written,
+            " THEN pg_get_function_result(p.oid) END AS result,
        l.lanname AS language, p.provolatile::text AS volatility,
        p.prosecdef AS security_definer,
-       CASE WHEN p.prokind = 'a' THEN
+       CASE WHEN NOT ",
+            $written,
+            " THEN NULL WHEN p.prokind = 'a' THEN
             (SELECT 'SFUNC = ' || a.aggtransfn::regprocedure::text
                     || ', STYPE = ' || format_type(a.aggtranstype, NULL)
                     || CASE WHEN a.aggfinalfn::oid <> 0
@@ -199,20 +210,40 @@ pub(super) const FUNCTIONS: &str = concat!(
                     || coalesce(', INITCOND = ' || quote_literal(a.agginitval), '')
              FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
             ELSE pg_get_functiondef(p.oid) END AS definition,
-       CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body,
+       CASE WHEN NOT ",
+            $written,
+            " THEN NULL WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid)
+            ELSE p.prosrc END AS body,
        d.description AS comment
      FROM pg_proc p
      JOIN pg_namespace n ON n.oid = p.pronamespace
      JOIN pg_language l ON l.oid = p.prolang
      LEFT JOIN pg_description d ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid AND d.objsubid = 0
-     WHERE ",
-    user_schema!("n"),
-    " AND ",
-    not_in_extension!("pg_proc", "p.oid"),
-    // A range type's constructors depend on it internally; the type stands for them.
-    " AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass
+     WHERE p.oid >= 16384 AND ",
+            user_schema!("n"),
+            " AND ",
+            not_in_extension!("pg_proc", "p.oid"),
+            // A range type's constructors depend on it internally; the type stands for them.
+            " AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass
         AND i.objid = p.oid AND i.deptype = 'i')",
-);
+        )
+    };
+}
+
+/// A function's `pg_proc` row was written since the horizon `$1` (the oldest transaction the
+/// last snapshot could not see, as `txid_snapshot_xmin` gives it; 0: every row was).
+macro_rules! function_written {
+    () => {
+        "(CASE WHEN $1::int8 > 0 THEN age(p.xmin) <= age((($1::int8 % 4294967296)::text)::xid) ELSE true END)"
+    };
+}
+
+pub(super) const FUNCTIONS: &str = functions!("true");
+
+/// `FUNCTIONS`, rendering whole only the functions written since the horizon `$1`: when no
+/// type and no schema changed, the others print as the last read has them (a comment, which
+/// is a row of its own, comes back with every row).
+pub(super) const FUNCTIONS_SINCE: &str = functions!(function_written!());
 
 pub(super) fn functions(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
     for row in rows {
@@ -282,8 +313,8 @@ macro_rules! relations_with_acl {
     };
 }
 
-macro_rules! routines_and_types_with_acl {
-    () => {
+macro_rules! functions_with_acl {
+    ($only:expr) => {
         concat!(
             "SELECT 'function', ",
             function_key!(),
@@ -291,6 +322,15 @@ macro_rules! routines_and_types_with_acl {
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
        WHERE p.proacl IS NOT NULL AND ",
             user_schema!("n"),
+            $only,
+        )
+    };
+}
+
+macro_rules! routines_and_types_with_acl {
+    () => {
+        concat!(
+            functions_with_acl!(""),
             "
        UNION ALL
        SELECT 'type', ",
@@ -349,6 +389,13 @@ pub(super) static PRIVILEGES: Scoped = Scoped::narrowed(
 pub(super) const GRANTS_OF_ROUTINES_AND_TYPES: &str = privileges_of!(concat!(
     "SELECT kind, key, sub, owner, acl_kind::\"char\" AS acl_kind, acl FROM (",
     routines_and_types_with_acl!(),
+    ") AS r(kind, key, sub, owner, acl_kind, acl)"
+));
+
+/// The privileges of the functions that `FUNCTIONS_SINCE` renders whole.
+pub(super) const GRANTS_OF_FUNCTIONS_SINCE: &str = privileges_of!(concat!(
+    "SELECT kind, key, sub, owner, acl_kind::\"char\" AS acl_kind, acl FROM (",
+    functions_with_acl!(concat!(" AND ", function_written!())),
     ") AS r(kind, key, sub, owner, acl_kind, acl)"
 ));
 

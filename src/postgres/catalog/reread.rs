@@ -76,7 +76,8 @@ pub(super) fn function() -> &'static str {
 CREATE FUNCTION upcycle_sandbox.reread(upcycle_named oid[], upcycle_owned oid[], upcycle_since int8)
   RETURNS TABLE(upcycle_part int4, upcycle_rows text)
   LANGUAGE plpgsql STABLE
-  SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan AS $upcycle$
+  SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+  SET random_page_cost = 1 AS $upcycle$
 #variable_conflict use_column
 DECLARE
   upcycle_horizon int4 := CASE WHEN upcycle_since > 0
