@@ -720,7 +720,8 @@ async fn children_copied_from_the_last_read_follow_renames_and_comments() {
 #[tokio::test]
 async fn functions_copied_from_the_last_read_follow_comments_grants_and_renames() {
     let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_functions").await;
-    let steps: [(&str, fn(&SchemaSnapshot) -> bool); 7] = [
+    type Shows = fn(&SchemaSnapshot) -> bool;
+    let steps: [(&str, Shows); 7] = [
         (
             "CREATE FUNCTION g(n integer) RETURNS integer LANGUAGE sql AS 'SELECT n * 2';
              COMMENT ON FUNCTION g(integer) IS 'doubles'",
