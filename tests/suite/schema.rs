@@ -712,6 +712,27 @@ async fn children_copied_from_the_last_read_follow_renames_and_comments() {
     assert_eq!(stats.full, 1, "{stats:?}");
 }
 
+/// The log finds most relations when it is read, not when a command runs: objects created and
+/// dropped between two snapshots leave only their drop rows to go by, and a temporary table
+/// `ON COMMIT DROP` goes without one. None of these needs a full read, and each snapshot
+/// equals a full one (`verify`).
+#[tokio::test]
+async fn objects_gone_before_the_log_is_read_need_no_full_read() {
+    let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_gone").await;
+    for sql in [
+        "BEGIN; CREATE TEMPORARY TABLE scratch ON COMMIT DROP AS SELECT 1 AS one; COMMIT",
+        "CREATE INDEX posts_tmp ON posts (user_id); DROP INDEX posts_tmp",
+        "CREATE TABLE brief (id int PRIMARY KEY, CHECK (id > 0)); DROP TABLE brief",
+        "ALTER TABLE posts ADD CONSTRAINT positive CHECK (id > 0);
+         ALTER TABLE posts DROP CONSTRAINT positive",
+    ] {
+        run(&mut conn, sql).await;
+        catalog.snapshot(&mut conn).await.expect(sql);
+    }
+    let stats = catalog.stats();
+    assert_eq!(stats.full, 1, "{stats:?}");
+}
+
 /// When only functions changed, the catalog renders again only those whose `pg_proc` row was
 /// written since the last snapshot and copies the others from its last read. A comment (a
 /// row of its own), a grant kept by a new body, a rename and a drop each show; a function whose SQL body calls

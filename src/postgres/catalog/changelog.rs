@@ -3,11 +3,14 @@
 //! last steps touched from a few log rows, instead of probing every catalog (`incremental`).
 //!
 //! `ddl_command_end` logs each object a command created or altered (`pg_event_trigger_ddl_commands`),
-//! and reading the log looks up the relation each belongs to (`relation_of`; once per snapshot
-//! for all the new rows, rather than once per command in the trigger); `sql_drop` logs each
-//! object dropped, cascaded ones included (`pg_event_trigger_dropped_objects`), with its table
-//! when its address names one. An object created and dropped between two snapshots has no
-//! relation left to look up; its drop row stands for it. The log is written in the steps' own transactions, so a step that fails
+//! and reading the log finds the relation each belongs to: a relation is its own, an index's
+//! table is looked up by the trigger (one index probe; a later drop of the index needs it),
+//! and the rest (a constraint's, a default's, a trigger's, a rule's, a policy's table) when
+//! the log is read (`relation_of`: once per snapshot for all the new rows, rather than once
+//! per command in the trigger). `sql_drop` logs each object dropped, cascaded ones included
+//! (`pg_event_trigger_dropped_objects`), with its table when its address names one. An object
+//! created and dropped between two snapshots has no relation left to look up; its drop row
+//! stands for it (a temporary table `ON COMMIT DROP` goes without one, and is its own relation). The log is written in the steps' own transactions, so a step that fails
 //! and rolls back leaves no rows, as it leaves no catalog change. The triggers are `ENABLE
 //! ALWAYS` (a step may set `session_replication_role`) and their functions `SECURITY DEFINER`
 //! (a step may `SET ROLE`); they must never fail, so every column may be null.
@@ -84,7 +87,11 @@ macro_rules! read_log {
      FROM guard g
      UNION ALL
      SELECT l.id, l.classid, l.objid,
-            CASE WHEN l.dropped THEN l.rel ELSE ",
+            CASE WHEN l.dropped OR l.rel IS NOT NULL THEN l.rel
+                 WHEN l.classid = 'pg_class'::regclass
+                      AND l.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table')
+                   THEN l.objid
+                 ELSE ",
     relation_of!("l.classid", "l.objid"),
     " END,
             l.kind, l.dropped, l.original, l.normal, NULL, NULL, NULL, NULL, NULL
@@ -102,8 +109,11 @@ CREATE TABLE upcycle_sandbox.changes (
 CREATE FUNCTION upcycle_sandbox.ddl() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, kind, dropped)
-  SELECT d.classid, d.objid, d.objsubid, d.object_type, false
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped)
+  SELECT d.classid, d.objid, d.objsubid,
+         CASE WHEN d.object_type = 'index'
+              THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = d.objid) END,
+         d.object_type, false
   FROM pg_event_trigger_ddl_commands() d;
 END $$;
 CREATE FUNCTION upcycle_sandbox.dropped() RETURNS event_trigger
