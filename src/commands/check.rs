@@ -212,6 +212,7 @@ impl<'s> Lab<'s> {
     ) -> anyhow::Result<()> {
         let start = Instant::now();
         let fresh = Lab::open(self.sandbox, self.verify_snapshots).await?;
+        self.sandbox.make_spare();
         let old = std::mem::replace(self, fresh);
         self.timings = old.timings;
         let stats = old.catalog.stats();
@@ -535,6 +536,8 @@ async fn cycle(
     let irreversible = &settings.config.migrations.irreversible;
     let exclude: Vec<String> = TRACKING_TABLES.iter().map(|t| t.to_string()).collect();
     let mut lab = Lab::open(sandbox, options.verify_snapshots).await?;
+    // Ready for a rebuild after a failure, made while the migrations run.
+    sandbox.make_spare();
     let initial = lab.snapshot().await?;
     let mut current = initial.clone();
     let set: Vec<&Migration> = reading.set.iter().collect();

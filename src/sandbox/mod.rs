@@ -186,6 +186,8 @@ pub struct Sandbox {
     version_num: u32,
     counter: AtomicU32,
     started: Duration,
+    /// A database being created ahead for the next `database` call (`make_spare`).
+    spare: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<String>>>>,
 }
 
 impl Sandbox {
@@ -221,6 +223,7 @@ impl Sandbox {
             admin_url,
             version_num: 0,
             counter: AtomicU32::new(0),
+            spare: std::sync::Mutex::new(None),
             started: Duration::ZERO,
         };
         sandbox.version_num = sandbox.query_version().await?;
@@ -316,35 +319,50 @@ impl Sandbox {
                 _sandbox: std::marker::PhantomData,
             });
         }
-        let name = format!(
-            "upcycle_check_{}_{n}_{}",
-            std::process::id(),
-            &random_hex()[..8]
-        );
-        let mut conn = admin_connect(&self.admin_url).await?;
-        let created = conn
-            .execute(AssertSqlSafe(format!(
-                "CREATE DATABASE {}",
-                quote_ident(&name)
-            )))
-            .await;
-        crate::postgres::connect::close(conn).await;
-        created
-            .map_err(|e| anyhow::anyhow!("{}", scrub(&e.to_string(), &self.admin_url)))
-            .with_context(|| {
-                format!(
-                    "creating the throwaway database {name} on {}",
-                    mask(&self.admin_url)
-                )
-            })?;
-        Ok(ThrowawayDb {
+        let spare = self.spare.lock().ok().and_then(|mut s| s.take());
+        if let Some(spare) = spare {
+            match spare.await {
+                Ok(Ok(name)) => return Ok(self.throwaway(name)),
+                Ok(Err(e)) => log::debug!("the spare database failed ({e:#}); creating one now"),
+                Err(e) => log::debug!("the spare database's task failed ({e}); creating one now"),
+            }
+        }
+        let name = database_name(n);
+        create_database(&self.admin_url, &name).await?;
+        Ok(self.throwaway(name))
+    }
+
+    /// Starts creating the next database in the background, so that the next `database` call
+    /// (a check's rebuild after a failure) need not wait for `CREATE DATABASE`, which copies
+    /// some 300 files. Only on a disposable server (local, docker): a spare never used goes
+    /// with it, where on a `url` server it would have to be dropped. At most one at a time.
+    pub fn make_spare(&self) {
+        if !self.disposable() {
+            return;
+        }
+        let Ok(mut spare) = self.spare.lock() else {
+            return;
+        };
+        if spare.is_some() {
+            return;
+        }
+        let name = database_name(self.counter.fetch_add(1, Ordering::SeqCst));
+        let admin_url = self.admin_url.clone();
+        *spare = Some(tokio::spawn(async move {
+            create_database(&admin_url, &name).await.map(|()| name)
+        }));
+    }
+
+    /// The guard of a database this sandbox created.
+    fn throwaway(&self, name: String) -> ThrowawayDb<'_> {
+        ThrowawayDb {
             url: with_database(&self.admin_url, &name),
             name,
             admin_url: self.admin_url.clone(),
             force: self.version_num >= 130000,
             dropped: false,
             _sandbox: std::marker::PhantomData,
-        })
+        }
     }
 
     /// Removes the server now and reports a failure (Drop does the same, silently).
@@ -436,6 +454,35 @@ impl Drop for ThrowawayDb<'_> {
         })
         .join();
     }
+}
+
+/// A unique name for the `n`th database of this process.
+fn database_name(n: u32) -> String {
+    format!(
+        "upcycle_check_{}_{n}_{}",
+        std::process::id(),
+        &random_hex()[..8]
+    )
+}
+
+async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut conn = admin_connect(admin_url).await?;
+    let created = conn
+        .execute(AssertSqlSafe(format!(
+            "CREATE DATABASE {}",
+            quote_ident(name)
+        )))
+        .await;
+    crate::postgres::connect::close(conn).await;
+    created
+        .map_err(|e| anyhow::anyhow!("{}", scrub(&e.to_string(), admin_url)))
+        .with_context(|| {
+            format!(
+                "creating the throwaway database {name} on {}",
+                mask(admin_url)
+            )
+        })?;
+    Ok(())
 }
 
 async fn drop_database(admin_url: &str, name: &str, force: bool) -> anyhow::Result<()> {

@@ -372,6 +372,45 @@ async fn local_provider_gives_a_fresh_database_and_removes_its_folder() {
     assert!(!dir.exists(), "{} must be removed", dir.display());
 }
 
+/// `make_spare` creates the next database in the background (a check asks for one so that a
+/// rebuild after a failure need not wait for `CREATE DATABASE`): it exists before anyone asks,
+/// the next `database` hands it out, empty, and a later one is created as usual. On a `url`
+/// server it makes nothing (see `url_provider_creates_then_drops_a_database_and_masks_the_password`).
+#[tokio::test]
+async fn local_spare_database_is_made_ahead_and_handed_out_next() {
+    let sandbox = Sandbox::start(&local_settings()).await.expect("local");
+    let first = sandbox.database().await.expect("database");
+    let mut conn = PgConnection::connect(first.url()).await.expect("connect");
+    conn.execute("CREATE TABLE t (id int)").await.expect("sql");
+    conn.close().await.ok();
+    sandbox.make_spare();
+    sandbox.make_spare(); // at most one at a time
+    let list = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database \
+                WHERE datname LIKE 'upcycle\\_check\\_%'";
+    let mut made = None;
+    for _ in 0..200 {
+        made = scalar(sandbox.server_url(), list).await;
+        if made.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let made = made.expect("the spare database is created before anyone asks");
+    assert!(!made.contains(','), "one spare only: {made}");
+    let spare = sandbox.database().await.expect("the spare");
+    assert_eq!(spare.name(), made);
+    assert_eq!(
+        scalar(spare.url(), "SELECT to_regclass('t')::text").await,
+        None,
+        "the spare is a new, empty database"
+    );
+    let next = sandbox.database().await.expect("one made on demand");
+    assert_ne!(next.name(), spare.name());
+    assert_eq!(scalar(next.url(), "SELECT 'ok'").await, Some("ok".into()));
+    drop((first, spare, next));
+    sandbox.close().await.expect("close");
+}
+
 #[tokio::test]
 async fn local_dismiss_stops_the_server_at_once_and_removes_its_folder_behind() {
     let sandbox = Sandbox::start(&local_settings()).await.expect("local");
@@ -507,8 +546,10 @@ async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
         "{}",
         sandbox.describe()
     );
-    // An existing server stays: its databases must be dropped, never abandoned.
+    // An existing server stays: its databases must be dropped, never abandoned, and no spare
+    // is made ahead (it would be left behind).
     assert!(!sandbox.disposable());
+    sandbox.make_spare();
     let db = sandbox.database().await.expect("database");
     let name = db.name().to_string();
     let parts: Vec<&str> = name.split('_').collect();
@@ -524,6 +565,15 @@ async fn url_provider_creates_then_drops_a_database_and_masks_the_password() {
         "{name} must be dropped"
     );
     drop(open);
+    assert_eq!(
+        scalar(
+            &server.url,
+            "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'upcycle\\_check\\_%'"
+        )
+        .await,
+        None,
+        "no database left on the existing server"
+    );
 
     // A role without CREATEDB is refused with the reason.
     let mut admin = PgConnection::connect(&server.url).await.expect("admin");
