@@ -225,11 +225,8 @@ impl<'s> Lab<'s> {
         sum.rereading += stats.rereading;
         sum.reading += stats.reading;
         connect::close(old.conn).await;
-        if self.sandbox.disposable() {
-            // Its server goes away with it; dropping it now would only delete its files twice.
-            old.db.abandon();
-        } else {
-            drop(old.db);
+        if let Err(e) = self.sandbox.release(old.db).await {
+            log::warn!("{e:#}");
         }
         let steps = self.timings.steps;
         let failed = self.run(reading, Direction::Up, migrations).await.error;
@@ -755,12 +752,7 @@ async fn cycle(
     }
     term.detail(&lab.timings.line(lab.catalog.stats()));
     connect::close(lab.conn).await;
-    if sandbox.disposable() {
-        lab.db.abandon();
-        Ok(())
-    } else {
-        lab.db.drop_now().await
-    }
+    sandbox.release(lab.db).await
 }
 
 /// After every migration ran: a second `up` plans nothing and the history matches the set.

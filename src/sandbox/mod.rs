@@ -394,6 +394,17 @@ impl Sandbox {
     pub fn disposable(&self) -> bool {
         !matches!(self.server, Server::Url)
     }
+
+    /// Done with `db`: on a disposable server it is left to go with the server (dropping it
+    /// first would only delete its files twice); on an existing one it is dropped now.
+    pub async fn release(&self, db: ThrowawayDb<'_>) -> anyhow::Result<()> {
+        if self.disposable() {
+            db.abandon();
+            Ok(())
+        } else {
+            db.drop_now().await
+        }
+    }
 }
 
 /// A database that exists while this guard lives: Drop drops it (`WITH (FORCE)` on 13+).

@@ -10,7 +10,8 @@
 //! per command in the trigger). `sql_drop` logs each object dropped, cascaded ones included
 //! (`pg_event_trigger_dropped_objects`), with its table when its address names one. An object
 //! created and dropped between two snapshots has no relation left to look up; its drop row
-//! stands for it (a temporary table `ON COMMIT DROP` goes without one, and is its own relation). The log is written in the steps' own transactions, so a step that fails
+//! stands for it (a temporary table `ON COMMIT DROP` goes without one, and is its own
+//! relation). The log is written in the steps' own transactions, so a step that fails
 //! and rolls back leaves no rows, as it leaves no catalog change. The triggers are `ENABLE
 //! ALWAYS` (a step may set `session_replication_role`) and their functions `SECURITY DEFINER`
 //! (a step may `SET ROLE`); they must never fail, so every column may be null.
@@ -27,7 +28,7 @@ use anyhow::Context;
 use sqlx::postgres::types::Oid;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use super::{col, settings};
+use super::{col, planner_costs, settings};
 
 /// The schema holding the log; snapshots and data fingerprints leave it out.
 pub const SCHEMA: &str = "upcycle_sandbox";
@@ -87,11 +88,7 @@ macro_rules! read_log {
      FROM guard g
      UNION ALL
      SELECT l.id, l.classid, l.objid,
-            CASE WHEN l.dropped OR l.rel IS NOT NULL THEN l.rel
-                 WHEN l.classid = 'pg_class'::regclass
-                      AND l.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table')
-                   THEN l.objid
-                 ELSE ",
+            CASE WHEN l.dropped OR l.rel IS NOT NULL THEN l.rel ELSE ",
     relation_of!("l.classid", "l.objid"),
     " END,
             l.kind, l.dropped, l.original, l.normal, NULL, NULL, NULL, NULL, NULL
@@ -131,7 +128,9 @@ CREATE FUNCTION upcycle_sandbox.log(int8, int8)
   RETURNS TABLE(id int8, classid oid, objid oid, rel oid, kind text, dropped bool, original bool,
                 normal bool, shared_rows int8, shared_written bool, armed bool, settings text,
                 horizon int8)
-  LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET random_page_cost = 1 AS $upcycle$
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET "#,
+    planner_costs!(),
+    r#" AS $upcycle$
 #variable_conflict use_column
 BEGIN
   RETURN QUERY "#,
@@ -278,7 +277,7 @@ pub(super) struct Targets {
     /// Relations dropped.
     pub gone: HashSet<Oid>,
     /// A function, procedure or type was created, changed or dropped: read those again (all
-    /// of them; they are few and one query each).
+    /// of them, or only the functions written since, see `types`).
     pub routines: bool,
     /// Of those, a type (or a domain's constraint) was: the functions alone do not do.
     pub types: bool,
@@ -286,6 +285,15 @@ pub(super) struct Targets {
     /// prints their names (a rename), so it is read again too (`dependents`).
     pub altered: Vec<(Oid, Oid)>,
 }
+
+/// The kinds of objects (as event triggers name them) that are relations of a snapshot.
+const RELATION_KINDS: [&str; 5] = [
+    "table",
+    "view",
+    "materialized view",
+    "sequence",
+    "foreign table",
+];
 
 /// Those of `ROUTINES_AND_TYPES` that are functions.
 const FUNCTIONS: [&str; 3] = ["function", "procedure", "aggregate"];
@@ -325,8 +333,14 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
             continue;
         }
         if !change.dropped {
-            // Created or altered: its relation is looked up when the log is read.
-            match change.rel {
+            // Created or altered: its relation is looked up when the log is read; a relation
+            // gone by then (a temporary table `ON COMMIT DROP`) is still its own.
+            let rel = change.rel.or_else(|| {
+                RELATION_KINDS
+                    .contains(&change.kind.as_str())
+                    .then_some(change.objid)
+            });
+            match rel {
                 Some(rel) => {
                     out.changed.insert(rel);
                 }
@@ -339,7 +353,7 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
             continue;
         }
         match change.kind.as_str() {
-            "table" | "view" | "materialized view" | "sequence" | "foreign table" => {
+            kind if RELATION_KINDS.contains(&kind) => {
                 out.gone.insert(change.objid);
             }
             "index" => {
@@ -455,7 +469,7 @@ mod tests {
         assert!(t.changed.is_empty());
         assert_eq!(t.gone, HashSet::from([Oid(40)]));
         // An object whose relation is unknown and that is still there: a full read.
-        assert!(targets(&[change(41, None, "table", false, true)], &HashMap::new()).is_none());
+        assert!(targets(&[change(41, None, "trigger", false, true)], &HashMap::new()).is_none());
     }
 
     #[test]

@@ -58,6 +58,17 @@ macro_rules! settings {
     };
 }
 
+/// The planner cost that catalog reads run with, as a `SET` clause or `SET LOCAL` takes it:
+/// a throwaway database's catalogs are small and in memory, and at the default (4) the
+/// generic plans of the narrowed queries scanned `pg_class` and `pg_attribute` whole instead
+/// of looking up a few OIDs (a re-read took twice as long). Set by a snapshot's transaction
+/// (`begin`) and by the change log's read and re-read functions; the steps keep the server's.
+macro_rules! planner_costs {
+    () => {
+        "random_page_cost = 1"
+    };
+}
+
 /// The object `{oid}` of catalog `{catalog}` is not a member of an extension.
 macro_rules! not_in_extension {
     ($catalog:literal, $oid:literal) => {
@@ -84,7 +95,7 @@ macro_rules! qualified {
     };
 }
 
-pub(crate) use {not_in_extension, qualified, settings, user_schema};
+pub(crate) use {not_in_extension, planner_costs, qualified, settings, user_schema};
 
 /// A snapshot of the schema `conn` sees. `conn` must not be inside a transaction.
 pub async fn snapshot(
@@ -100,12 +111,13 @@ pub async fn snapshot(
 }
 
 /// The read-only repeatable-read transaction a snapshot is read in, with the search path that
-/// names print against and the planner costs of catalog reads (`IN_MEMORY`).
+/// names print against and the planner costs of catalog reads (`planner_costs`).
 async fn begin(conn: &mut PgConnection) -> anyhow::Result<Transaction<'_, Postgres>> {
-    conn.begin_with(
+    conn.begin_with(concat!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO pg_catalog, public; \
-         SET LOCAL plan_cache_mode TO force_generic_plan; SET LOCAL random_page_cost TO 1",
-    )
+         SET LOCAL plan_cache_mode TO force_generic_plan; SET LOCAL ",
+        planner_costs!()
+    ))
     .await
     .context("starting the read-only transaction for the schema snapshot")
 }

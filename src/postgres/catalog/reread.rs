@@ -77,7 +77,7 @@ CREATE FUNCTION upcycle_sandbox.reread(upcycle_named oid[], upcycle_owned oid[],
   RETURNS TABLE(upcycle_part int4, upcycle_rows text)
   LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
-  SET random_page_cost = 1 AS $upcycle$
+  SET {costs} AS $upcycle$
 #variable_conflict use_column
 DECLARE
   upcycle_horizon int4 := CASE WHEN upcycle_since > 0
@@ -95,7 +95,8 @@ BEGIN
   RETURN QUERY SELECT 0, json_build_object('rels', upcycle_rels, 'vanished', upcycle_vanished)::text;
   upcycle_named := upcycle_rels;{body}
 END $upcycle$;
-"#
+"#,
+            costs = super::planner_costs!()
         )
     })
 }
