@@ -350,7 +350,7 @@ impl LocalServer {
                     "the local server did not accept connections within {}s: {e}",
                     limit.as_secs()
                 ),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
     }

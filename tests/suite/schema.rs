@@ -786,6 +786,41 @@ async fn functions_copied_from_the_last_read_follow_comments_grants_and_renames(
     assert_eq!((stats.full, stats.partial), (2, 6), "{stats:?}");
 }
 
+/// What depends on a changed function comes with the re-read: a default that calls a renamed
+/// function prints the new name, whether its table is otherwise untouched (it is read again as
+/// a dependent) or changed in the same step (then none of its children is copied from the last
+/// read). No full read; each snapshot is also compared with a full one (`verify`).
+#[tokio::test]
+async fn a_renamed_function_shows_in_the_defaults_that_call_it() {
+    let (_server, mut conn, mut catalog) =
+        following_the_log("schema_incremental_renamed_function").await;
+    let steps = [
+        (
+            "CREATE FUNCTION next_code() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+             CREATE TABLE codes (id integer DEFAULT next_code(), c integer);
+             CREATE INDEX codes_c ON codes (c)",
+            "next_code()",
+        ),
+        (
+            "ALTER FUNCTION next_code() RENAME TO code_next",
+            "code_next()",
+        ),
+        (
+            "ALTER FUNCTION code_next() RENAME TO first_code;
+             ALTER TABLE codes ADD COLUMN d integer",
+            "first_code()",
+        ),
+    ];
+    for (sql, default) in steps {
+        run(&mut conn, sql).await;
+        let snapshot = catalog.snapshot(&mut conn).await.expect(sql);
+        let id = &snapshot.tables["public.codes"].columns["id"];
+        assert_eq!(id.default.as_deref(), Some(default), "{sql}");
+    }
+    let stats = catalog.stats();
+    assert_eq!(stats.full, 1, "{stats:?}");
+}
+
 /// A step can drop the change log (`DROP SCHEMA upcycle_sandbox CASCADE`, or a down that
 /// drops every schema): the next snapshot cannot read it, so the catalog reads everything and
 /// probes from then on, and the snapshots stay right.

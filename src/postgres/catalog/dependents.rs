@@ -4,25 +4,29 @@
 //! sequence's `OWNED BY`, a partition's parent, a function's signature. An incremental
 //! snapshot reads those again instead of reading everything (`incremental::Besides`).
 
-use anyhow::Context;
 use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::changelog::relation_of;
-use super::col;
+use super::rows::{Row, get};
+use super::{as_json, parse};
 
-/// The dependents of the relations `$1` (with their row types) and of the objects `$2`/`$3`
-/// (catalog, OID; with their array types and a composite type's relation), each as the
-/// relation it belongs to (`r`), a part of the functions and types (`f`), something that
-/// needs nothing (`x`: a toast table, a relation's own row type), or something else (`o`:
-/// an operator, a cast, extended statistics…; a full read).
-const DEPENDENTS: &str = concat!(
-    "WITH given(classid, objid) AS (
-       SELECT * FROM unnest($2::oid[], $3::oid[])
+/// The dependents of the relations `$renamed` (with their row types) and of the objects
+/// `$classes`/`$objects` (catalog, OID; with their array types and a composite type's
+/// relation), each as the relation it belongs to (`r`), a part of the functions and types
+/// (`f`), something that needs nothing (`x`: a toast table, a relation's own row type), or
+/// something else (`o`: an operator, a cast, extended statistics…; a full read). Run on its
+/// own (`DEPENDENTS`) and by the re-read function for the functions and types a batch
+/// altered (`reread`), before it knows of any rename.
+macro_rules! dependents {
+    ($renamed:literal, $classes:literal, $objects:literal) => {
+        concat!(
+            "WITH given(classid, objid) AS (
+       SELECT * FROM unnest(", $classes, "::oid[], ", $objects, "::oid[])
      ), refs(classid, objid) AS (
-       SELECT 'pg_class'::regclass::oid, r FROM unnest($1::oid[]) r
+       SELECT 'pg_class'::regclass::oid, r FROM unnest(", $renamed, "::oid[]) r
        UNION SELECT 'pg_type'::regclass::oid, c.reltype FROM pg_class c
-         WHERE c.oid = ANY($1) AND c.reltype <> 0
+         WHERE c.oid = ANY(", $renamed, "::oid[]) AND c.reltype <> 0
        UNION SELECT classid, objid FROM given
        UNION SELECT 'pg_type'::regclass::oid, t.typarray FROM pg_type t
          JOIN given g ON g.classid = 'pg_type'::regclass AND g.objid = t.oid WHERE t.typarray <> 0
@@ -36,8 +40,8 @@ const DEPENDENTS: &str = concat!(
        WHERE d.deptype NOT IN ('e', 'x')
      )
      SELECT ",
-    relation_of!("d.classid", "d.objid"),
-    " AS rel,
+            relation_of!("d.classid", "d.objid"),
+            " AS rel,
        CASE
          WHEN d.classid = 'pg_class'::regclass
            THEN (SELECT CASE WHEN c.relkind = 't' THEN 'x' WHEN c.relkind = 'c' THEN 'f' ELSE 'r' END
@@ -52,7 +56,16 @@ const DEPENDENTS: &str = concat!(
                             'pg_policy'::regclass) THEN 'r'
          ELSE 'o' END AS kind
      FROM deps d"
-);
+        )
+    };
+}
+
+const DEPENDENTS: &str = dependents!("$1", "$2", "$3");
+
+/// In the re-read function: what depends on the functions and types a batch altered, given
+/// as its variables `upcycle_classes` and `upcycle_objects`.
+pub(super) const DEPENDENTS_OF_ALTERED: &str =
+    dependents!("'{}'", "upcycle_classes", "upcycle_objects");
 
 /// What depends on some renamed relations and some changed functions and types.
 #[derive(Debug, Default)]
@@ -72,20 +85,25 @@ pub(super) async fn dependents(
     altered: &[(Oid, Oid)],
 ) -> anyhow::Result<Option<Dependents>> {
     let (classes, objects): (Vec<Oid>, Vec<Oid>) = altered.iter().copied().unzip();
-    let rows = sqlx::query(DEPENDENTS)
+    let texts = sqlx::query_scalar::<_, String>(as_json(DEPENDENTS))
         .bind(renamed)
         .bind(&classes)
         .bind(&objects)
         .fetch_all(conn)
-        .await
-        .context("finding what depends on the changed objects")?;
+        .await;
+    classify(parse(texts, "what depends on the changed objects")?)
+}
+
+/// What the rows of `dependents!` say; `None` when something other than a relation, a
+/// function or a type depends on the objects asked about.
+pub(super) fn classify(rows: Vec<Row>) -> anyhow::Result<Option<Dependents>> {
     let mut out = Dependents::default();
     for row in rows {
-        let kind: Option<String> = col(&row, "kind")?;
+        let kind: Option<String> = get(&row, "kind")?;
         match kind.as_deref() {
             Some("x") => {}
             Some("f") => out.routines = true,
-            Some("r") => match col::<Option<Oid>>(&row, "rel")? {
+            Some("r") => match get::<Option<Oid>>(&row, "rel")? {
                 Some(rel) => out.rels.push(rel),
                 None => return Ok(None),
             },

@@ -7,9 +7,10 @@
 //! then reads the new log rows (one statement, with guards for roles, tablespaces and
 //! settings) and re-reads the relations they name with one call of the re-read function
 //! (`reread`: with the tables that inherit from them; the children not written since the last
-//! snapshot come back compact and are copied from the last read, `reuse`), the functions and
-//! types when one of those changed, and what depends on a renamed relation or column or a
-//! changed function or type (`dependents`); it reads everything when they name anything else
+//! snapshot come back compact and are copied from the last read, `reuse`; and, in the same
+//! call, the functions written since when only functions changed, and what depends on a
+//! changed function or type), every function and type when a type changed, and what depends on
+//! a renamed relation or column (`dependents`); it reads everything when they name anything else
 //! (a schema, an extension, a privilege…). After a step the log cannot vouch for (it failed
 //! outside a transaction, or its text writes to the catalogs), the check calls `distrust` and
 //! the next snapshot is read in full. Where the log cannot be installed (event triggers need
@@ -51,15 +52,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::changelog::{self, Changes};
 use super::dependents;
 use super::reread;
+use super::rows::Row;
 use super::{
-    Child, Draft, Kinds, begin, col, end, read, read_functions_since, read_routines_and_types,
-    settings, user_schema,
+    Child, Draft, Kinds, begin, col, end, functions_since, read, read_routines_and_types, settings,
+    user_schema,
 };
 use crate::check::schema::{
     Column, Constraint, Extension, Function, Index, Schema, SchemaSnapshot, Sequence,
@@ -425,9 +427,10 @@ impl Catalog {
     }
 
     /// A snapshot from the change log: the log (one statement), then the re-read function (one
-    /// statement) when the log names relations, with no transaction around them (only the
-    /// check writes to its database). Dependents, functions and types, and full reads run in
-    /// the snapshot's transaction (`begin`), as the probe does.
+    /// statement) when the log names relations, functions or types, with no transaction around
+    /// them (only the check writes to its database). What that function does not read (what
+    /// depends on a renamed relation, every function and type after a type changed) and full
+    /// reads run in the snapshot's transaction (`begin`), as the probe does.
     async fn follow_log(&mut self, conn: &mut PgConnection, start: Instant) -> anyhow::Result<()> {
         let last = match self.state.as_ref().map(|s| &s.watch) {
             Some(Watch::Log { last, .. }) => *last,
@@ -533,9 +536,9 @@ async fn refresh_probe(
         changed: &changed,
         gone: &gone,
         routines: false,
-        functions_since: None,
         altered: &[],
         fresh,
+        besides: Read::default(),
     };
     if !merge(state, conn, true, asked, options, stats).await? {
         return Ok(false);
@@ -623,14 +626,29 @@ async fn refresh_log(
         })
         .map(|(oid, _)| *oid)
         .collect();
-    let fresh = if changed.is_empty() {
-        Draft::default()
+    // When only functions changed, the function reads them too (those written since), and
+    // what depends on the functions and types altered; and a child copied from the last read
+    // would print their names as they were then (a rename), so it renders every child.
+    let functions = (routines && !types).then_some(since);
+    let (fresh, besides) = if changed.is_empty() && functions.is_none() && altered.is_empty() {
+        (Draft::default(), Read::default())
     } else {
         let named: Vec<Oid> = changed.iter().copied().collect();
-        let (reach, fresh) = reread::reread(conn, &named, &owned, since).await?;
-        changed.extend(reach.rels);
-        gone.extend(reach.vanished);
-        fresh
+        let ask = reread::Ask {
+            named: &named,
+            owned: &owned,
+            since: if routines { 0 } else { since },
+            functions,
+            altered: &altered,
+        };
+        let read = reread::reread(conn, ask).await?;
+        changed.extend(read.reach.rels);
+        gone.extend(read.reach.vanished);
+        let besides = Read {
+            functions: read.functions,
+            dependents: read.dependents,
+        };
+        (read.draft, besides)
     };
     changed.retain(|oid| !gone.contains(oid));
     let changed: Vec<Oid> = changed.into_iter().collect();
@@ -639,9 +657,9 @@ async fn refresh_log(
         changed: &changed,
         gone: &gone,
         routines,
-        functions_since: (!types).then_some(since),
         altered: &altered,
         fresh,
+        besides,
     };
     merge(state, conn, false, asked, options, stats).await
 }
@@ -653,13 +671,21 @@ struct Reread<'a> {
     gone: &'a [Oid],
     /// Read the functions and types again.
     routines: bool,
-    /// Only functions changed since this horizon: read those written since (unless a function
-    /// or a type depends on what changed).
-    functions_since: Option<i64>,
     /// Functions and types created or changed (catalog, OID): their dependents too.
     altered: &'a [(Oid, Oid)],
     /// The relations `changed` as read (those that still exist).
     fresh: Draft,
+    /// What the re-read function read of the rest.
+    besides: Read,
+}
+
+/// What the re-read function read besides relations (`reread::EXTRAS`), for `Besides`.
+#[derive(Debug, Default)]
+struct Read {
+    /// Only functions changed: those written since the last snapshot, with their privileges.
+    functions: Option<(Vec<Row>, Vec<Row>)>,
+    /// What depends on the functions and types altered.
+    dependents: Option<Vec<Row>>,
 }
 
 /// Whether a relation was renamed or had a column renamed between two reads.
@@ -688,9 +714,9 @@ async fn merge(
         changed,
         gone,
         routines,
-        functions_since,
         altered,
         mut fresh,
+        besides: read,
     } = asked;
     if changed.is_empty() && gone.is_empty() && !routines {
         stats.reused += 1;
@@ -721,21 +747,19 @@ async fn merge(
             names_changed: &names_changed,
             altered,
             routines,
-            functions_since,
             changed,
             gone,
             // A child copied from the last read prints names as they were then: after a
             // rename, or a change to a function or a type, read those relations whole.
             whole: reused,
         };
-        let found = if in_transaction {
-            besides.read(state, conn, options).await?
+        let mut reader = if in_transaction {
+            Reader::Within(conn)
         } else {
-            let mut tx = begin(conn).await?;
-            let found = besides.read(state, &mut tx, options).await?;
-            end(tx).await?;
-            found
+            Reader::Idle(conn)
         };
+        let found = besides.read(state, &mut reader, read, options).await?;
+        reader.finish().await?;
         let Some(found) = found else {
             return Ok(false);
         };
@@ -769,7 +793,6 @@ struct Besides<'a> {
     names_changed: &'a [Oid],
     altered: &'a [(Oid, Oid)],
     routines: bool,
-    functions_since: Option<i64>,
     changed: &'a [Oid],
     gone: &'a [Oid],
     /// Read the relations `changed` again, whole (their children were copied).
@@ -789,11 +812,13 @@ struct Found {
 }
 
 impl Besides<'_> {
-    /// `None` when only a full read shows what changed.
+    /// `None` when only a full read shows what changed. `read`: what the re-read function
+    /// read already (the dependents of `altered`, which do for no rename; the functions).
     async fn read(
         &self,
         state: &mut State,
-        conn: &mut PgConnection,
+        reader: &mut Reader<'_>,
+        read: Read,
         options: &SnapshotOptions,
     ) -> anyhow::Result<Option<Found>> {
         let mut found = Found {
@@ -804,22 +829,26 @@ impl Besides<'_> {
             types: None,
         };
         if self.whole {
-            let mut draft = read(conn, Some(self.changed), Kinds::ALL).await?;
+            let mut draft =
+                super::read(reader.conn().await?, Some(self.changed), Kinds::ALL).await?;
             state.owners.extend(std::mem::take(&mut draft.index_owners));
             found.whole = sections(draft, options);
         }
-        let mut routines = self.routines;
-        let mut functions_since = self.functions_since;
+        let mut functions = read.functions;
         if !self.names_changed.is_empty() || !self.altered.is_empty() {
-            let Some(dependents) =
-                dependents::dependents(conn, self.names_changed, self.altered).await?
-            else {
+            let dependents = match read.dependents {
+                Some(rows) if self.names_changed.is_empty() => dependents::classify(rows)?,
+                _ => {
+                    let conn = reader.conn().await?;
+                    dependents::dependents(conn, self.names_changed, self.altered).await?
+                }
+            };
+            let Some(dependents) = dependents else {
                 return Ok(None);
             };
             if dependents.routines {
                 // A function or a type prints what changed without its own row being written.
-                routines = true;
-                functions_since = None;
+                functions = None;
             }
             found.extra = dependents
                 .rels
@@ -831,7 +860,8 @@ impl Besides<'_> {
                 })
                 .collect();
             if !found.extra.is_empty() {
-                let mut draft = read(conn, Some(&found.extra), Kinds::ALL).await?;
+                let conn = reader.conn().await?;
+                let mut draft = super::read(conn, Some(&found.extra), Kinds::ALL).await?;
                 state.owners.extend(std::mem::take(&mut draft.index_owners));
                 found.more = sections(draft, options);
                 // They print the new names; their own names stay (a view's columns keep theirs).
@@ -843,17 +873,51 @@ impl Besides<'_> {
                 }
             }
         }
-        if routines {
-            if let Some(since) = functions_since {
-                found.functions = read_functions_since(conn, since, &state.rest.functions).await?;
+        if self.routines {
+            if let Some((rows, grants)) = functions {
+                found.functions = functions_since(rows, grants, &state.rest.functions)?;
             }
             if found.functions.is_none() {
-                let mut draft = read_routines_and_types(conn).await?;
+                let mut draft = read_routines_and_types(reader.conn().await?).await?;
                 found.functions = Some(std::mem::take(&mut draft.functions));
                 found.types = Some(std::mem::take(&mut draft.types));
             }
         }
         Ok(Some(found))
+    }
+}
+
+/// The connection `Besides` reads with, in the snapshot's transaction: the caller's
+/// (`Within`), or one begun on first use (`Idle`, then `Open`), so that what the re-read
+/// function read already costs no round trip.
+enum Reader<'c> {
+    Within(&'c mut PgConnection),
+    Idle(&'c mut PgConnection),
+    Open(Transaction<'c, Postgres>),
+    /// Only while beginning.
+    Beginning,
+}
+
+impl Reader<'_> {
+    async fn conn(&mut self) -> anyhow::Result<&mut PgConnection> {
+        if let Reader::Idle(_) = self
+            && let Reader::Idle(conn) = std::mem::replace(self, Reader::Beginning)
+        {
+            *self = Reader::Open(begin(conn).await?);
+        }
+        match self {
+            Reader::Within(conn) | Reader::Idle(conn) => Ok(conn),
+            Reader::Open(tx) => Ok(tx),
+            Reader::Beginning => anyhow::bail!("the snapshot's transaction failed to begin"),
+        }
+    }
+
+    /// Ends the transaction begun here, if any.
+    async fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Reader::Open(tx) => end(tx).await,
+            _ => Ok(()),
+        }
     }
 }
 

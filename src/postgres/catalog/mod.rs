@@ -296,15 +296,15 @@ async fn read_routines_and_types(conn: &mut PgConnection) -> anyhow::Result<Draf
     Ok(draft)
 }
 
-/// The functions, when only functions changed since the horizon `since` (no type, no schema):
-/// those whose `pg_proc` row is older come back with their comment only and are copied from
-/// `last` (`FUNCTIONS_SINCE`); `None` when one of those is not in `last` (read everything).
-async fn read_functions_since(
-    conn: &mut PgConnection,
-    since: i64,
+/// The functions, when only functions changed since the last snapshot (no type, no schema),
+/// from the rows of `FUNCTIONS_SINCE` and `GRANTS_OF_FUNCTIONS_SINCE` (the re-read function
+/// runs them): those whose `pg_proc` row is older came back with their comment only and are
+/// copied from `last`; `None` when one of those is not in `last` (read everything).
+fn functions_since(
+    rows: Vec<Row>,
+    grants: Vec<Row>,
     last: &BTreeMap<String, Function>,
 ) -> anyhow::Result<Option<BTreeMap<String, Function>>> {
-    let rows = fetch_since(conn, objects::FUNCTIONS_SINCE, since, "functions").await?;
     let (mut written, mut kept) = (Vec::new(), Vec::new());
     for row in rows {
         if rows::get::<bool>(&row, "written")? {
@@ -315,13 +315,6 @@ async fn read_functions_since(
     }
     let mut draft = Draft::default();
     objects::functions(&mut draft, written)?;
-    let grants = fetch_since(
-        conn,
-        objects::GRANTS_OF_FUNCTIONS_SINCE,
-        since,
-        "privileges",
-    )
-    .await?;
     objects::grants(&mut draft, grants)?;
     for row in kept {
         let key: String = rows::get(&row, "key")?;
@@ -514,20 +507,6 @@ async fn fetch(
         None => query.fetch_all(conn).await,
         Some(oids) => query.bind(oids).fetch_all(conn).await,
     };
-    parse(texts, what)
-}
-
-/// `fetch` with `$1` bound to a horizon (`since`).
-async fn fetch_since(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    since: i64,
-    what: &str,
-) -> anyhow::Result<Vec<Row>> {
-    let texts = sqlx::query_scalar::<_, String>(as_json(sql))
-        .bind(since)
-        .fetch_all(conn)
-        .await;
     parse(texts, what)
 }
 

@@ -230,19 +230,21 @@ macro_rules! functions {
     };
 }
 
-/// A function's `pg_proc` row was written since the horizon `$1` (the oldest transaction the
-/// last snapshot could not see, as `txid_snapshot_xmin` gives it; 0: every row was).
+/// A function's `pg_proc` row was written since the horizon `upcycle_functions` (a variable
+/// of the re-read function, `reread`: the oldest transaction the last snapshot could not see,
+/// as `txid_snapshot_xmin` gives it; 0: every row was).
 macro_rules! function_written {
     () => {
-        "(CASE WHEN $1::int8 > 0 THEN age(p.xmin) <= age((($1::int8 % 4294967296)::text)::xid) ELSE true END)"
+        "(CASE WHEN upcycle_functions > 0 THEN age(p.xmin) <= age(((upcycle_functions % 4294967296)::text)::xid) ELSE true END)"
     };
 }
 
 pub(super) const FUNCTIONS: &str = functions!("true");
 
-/// `FUNCTIONS`, rendering whole only the functions written since the horizon `$1`: when no
-/// type and no schema changed, the others print as the last read has them (a comment, which
-/// is a row of its own, comes back with every row).
+/// `FUNCTIONS`, rendering whole only the functions written since the horizon
+/// `upcycle_functions` (in the re-read function): when no type and no schema changed, the
+/// others print as the last read has them (a comment, which is a row of its own, comes back
+/// with every row).
 pub(super) const FUNCTIONS_SINCE: &str = functions!(function_written!());
 
 pub(super) fn functions(snapshot: &mut Draft, rows: Vec<Row>) -> anyhow::Result<()> {
@@ -313,6 +315,8 @@ macro_rules! relations_with_acl {
     };
 }
 
+/// Functions with an ACL: not initdb's (an OID from 16384, which keeps the scan of `pg_proc`
+/// to its index, as `functions!` does); `$only` narrows them.
 macro_rules! functions_with_acl {
     ($only:expr) => {
         concat!(
@@ -320,7 +324,7 @@ macro_rules! functions_with_acl {
             function_key!(),
             ", NULL, p.proowner, 'f', p.proacl
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-       WHERE p.proacl IS NOT NULL AND ",
+       WHERE p.oid >= 16384 AND p.proacl IS NOT NULL AND ",
             user_schema!("n"),
             $only,
         )
