@@ -821,6 +821,28 @@ async fn a_renamed_function_shows_in_the_defaults_that_call_it() {
     assert_eq!(stats.full, 1, "{stats:?}");
 }
 
+/// A function whose SQL body reads a table prints the table's name, so renaming the table
+/// changes the function without a row of its own being written: the functions are read again
+/// (no full read), and the snapshot equals a full one (`verify`).
+#[tokio::test]
+async fn a_renamed_table_shows_in_the_sql_body_that_reads_it() {
+    let (_server, mut conn, mut catalog) =
+        following_the_log("schema_incremental_renamed_table").await;
+    for sql in [
+        "CREATE FUNCTION post_count() RETURNS bigint LANGUAGE sql
+           BEGIN ATOMIC SELECT count(*) FROM posts; END",
+        "ALTER TABLE posts RENAME TO articles",
+    ] {
+        run(&mut conn, sql).await;
+        catalog.snapshot(&mut conn).await.expect(sql);
+    }
+    let snapshot = catalog.snapshot(&mut conn).await.expect("again");
+    let body = &snapshot.functions["public.post_count()"].body;
+    assert!(body.contains("articles"), "{body}");
+    let stats = catalog.stats();
+    assert_eq!(stats.full, 1, "{stats:?}");
+}
+
 /// A step can drop the change log (`DROP SCHEMA upcycle_sandbox CASCADE`, or a down that
 /// drops every schema): the next snapshot cannot read it, so the catalog reads everything and
 /// probes from then on, and the snapshots stay right.

@@ -834,6 +834,7 @@ impl Besides<'_> {
             state.owners.extend(std::mem::take(&mut draft.index_owners));
             found.whole = sections(draft, options);
         }
+        let mut routines = self.routines;
         let mut functions = read.functions;
         if !self.names_changed.is_empty() || !self.altered.is_empty() {
             let dependents = match read.dependents {
@@ -848,6 +849,7 @@ impl Besides<'_> {
             };
             if dependents.routines {
                 // A function or a type prints what changed without its own row being written.
+                routines = true;
                 functions = None;
             }
             found.extra = dependents
@@ -873,7 +875,7 @@ impl Besides<'_> {
                 }
             }
         }
-        if self.routines {
+        if routines {
             if let Some((rows, grants)) = functions {
                 found.functions = functions_since(rows, grants, &state.rest.functions)?;
             }
