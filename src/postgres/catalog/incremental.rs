@@ -58,7 +58,6 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use super::changelog::{self, Changes};
 use super::dependents;
 use super::reread;
-use super::rows::Row;
 use super::{
     Child, Draft, Kinds, begin, col, end, functions_since, read, read_routines_and_types, settings,
     user_schema,
@@ -538,7 +537,7 @@ async fn refresh_probe(
         routines: false,
         altered: &[],
         fresh,
-        besides: Read::default(),
+        besides: reread::Extras::default(),
     };
     if !merge(state, conn, true, asked, options, stats).await? {
         return Ok(false);
@@ -631,7 +630,7 @@ async fn refresh_log(
     // would print their names as they were then (a rename), so it renders every child.
     let functions = (routines && !types).then_some(since);
     let (fresh, besides) = if changed.is_empty() && functions.is_none() && altered.is_empty() {
-        (Draft::default(), Read::default())
+        (Draft::default(), reread::Extras::default())
     } else {
         let named: Vec<Oid> = changed.iter().copied().collect();
         let ask = reread::Ask {
@@ -644,11 +643,7 @@ async fn refresh_log(
         let read = reread::reread(conn, ask).await?;
         changed.extend(read.reach.rels);
         gone.extend(read.reach.vanished);
-        let besides = Read {
-            functions: read.functions,
-            dependents: read.dependents,
-        };
-        (read.draft, besides)
+        (read.draft, read.extras)
     };
     changed.retain(|oid| !gone.contains(oid));
     let changed: Vec<Oid> = changed.into_iter().collect();
@@ -676,16 +671,7 @@ struct Reread<'a> {
     /// The relations `changed` as read (those that still exist).
     fresh: Draft,
     /// What the re-read function read of the rest.
-    besides: Read,
-}
-
-/// What the re-read function read besides relations (`reread::EXTRAS`), for `Besides`.
-#[derive(Debug, Default)]
-struct Read {
-    /// Only functions changed: those written since the last snapshot, with their privileges.
-    functions: Option<(Vec<Row>, Vec<Row>)>,
-    /// What depends on the functions and types altered.
-    dependents: Option<Vec<Row>>,
+    besides: reread::Extras,
 }
 
 /// Whether a relation was renamed or had a column renamed between two reads.
@@ -750,7 +736,8 @@ async fn merge(
             changed,
             gone,
             // A child copied from the last read prints names as they were then: after a
-            // rename, or a change to a function or a type, read those relations whole.
+            // rename, read those relations whole (after a change to a function or a type,
+            // the re-read function rendered every child already).
             whole: reused,
         };
         let mut reader = if in_transaction {
@@ -818,7 +805,7 @@ impl Besides<'_> {
         &self,
         state: &mut State,
         reader: &mut Reader<'_>,
-        read: Read,
+        read: reread::Extras,
         options: &SnapshotOptions,
     ) -> anyhow::Result<Option<Found>> {
         let mut found = Found {

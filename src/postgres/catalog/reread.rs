@@ -166,9 +166,15 @@ pub(super) struct Reread {
     pub reach: Reach,
     /// The relations reached, read (with `Draft::reused`).
     pub draft: Draft,
-    /// The rows of `FUNCTIONS_SINCE` and their privileges, when asked for.
+    pub extras: Extras,
+}
+
+/// What the function read besides relations (`EXTRAS`), each when asked for.
+#[derive(Debug, Default)]
+pub(super) struct Extras {
+    /// The rows of `FUNCTIONS_SINCE` and their privileges (only functions changed).
     pub functions: Option<(Vec<Row>, Vec<Row>)>,
-    /// The rows of `DEPENDENTS_OF_ALTERED`, when asked for.
+    /// The rows of `DEPENDENTS_OF_ALTERED`.
     pub dependents: Option<Vec<Row>>,
 }
 
@@ -217,7 +223,9 @@ pub(super) async fn reread(conn: &mut PgConnection, ask: Ask<'_>) -> anyhow::Res
     Ok(Reread {
         reach,
         draft,
-        functions: functions.zip(grants),
-        dependents,
+        extras: Extras {
+            functions: functions.zip(grants),
+            dependents,
+        },
     })
 }
