@@ -280,7 +280,9 @@ fn bench_check(
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     let breakdown = text(&out.stderr)
         .lines()
-        .filter(|l| l.starts_with("time:") || l.starts_with("sandbox:"))
+        .filter(|l| {
+            l.starts_with("time") || l.starts_with("sandbox:") || l.contains("jobs in parallel")
+        })
         .collect::<Vec<_>>()
         .join("\n  ");
 

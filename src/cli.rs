@@ -132,6 +132,10 @@ pub struct CheckArgs {
     /// (a test switch for the snapshot cache; slower).
     #[arg(long, hide = true)]
     pub verify_snapshots: bool,
+    /// Parallel jobs at most, each proving a run of the set in its own database of the sandbox
+    /// [default: one per CPU, up to 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// Where `check` gets its throwaway PostgreSQL.

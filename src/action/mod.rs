@@ -134,6 +134,7 @@ fn run_check(
         seed_at: None,
         reproduce: shell_line(words),
         verify_snapshots: false,
+        jobs: None,
     };
     let report = block_on(check::report(settings, &options))?;
     // Finding places link to the files at the commit checked (the PR's head, not its merge).

@@ -3,6 +3,7 @@
 pub mod base;
 mod codes;
 mod finding;
+pub mod jobs;
 pub mod report;
 pub mod schema;
 

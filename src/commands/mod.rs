@@ -82,6 +82,7 @@ pub fn run(command: &Command, settings: &Settings, env: &dyn Env) -> anyhow::Res
                 seed_at: args.seed_at.clone(),
                 reproduce: reproduce(),
                 verify_snapshots: args.verify_snapshots,
+                jobs: args.jobs.map(usize::from),
             },
         )),
         Command::SandboxProbe(args) => block_on(sandbox_probe::run(settings, &args.settings(env)?)),

@@ -130,6 +130,16 @@ impl Script {
         self.tool_statements.as_deref().unwrap_or(&self.statements)
     }
 
+    /// Whether every statement only changes definitions, so that running it (or part of it)
+    /// writes no rows of existing tables (`sql::keeps_rows`); `COPY` data and psql commands
+    /// count as writing.
+    pub fn keeps_rows(&self) -> bool {
+        self.statements.iter().all(|s| {
+            matches!(s.kind, sql::StatementKind::Sql)
+                && sql::keeps_rows(&sql::classify(&self.text[s.range.clone()]).words)
+        })
+    }
+
     /// The raw bytes on disk (with the BOM), for tools whose checksums cover them.
     pub fn raw_bytes(&self) -> Vec<u8> {
         let mut out = if self.bom {

@@ -65,9 +65,59 @@ pub fn non_transactional_reason(words: &[String]) -> Option<&'static str> {
     }
 }
 
+/// Statements that change definitions only (and the session and transaction around them):
+/// they cannot write rows of a table without the schema showing it. Anything else (`INSERT`,
+/// `SELECT f()`, `DO`, `CALL`, `COPY`, …) may.
+const KEEPS_ROWS: &[&str] = &[
+    "create",
+    "alter",
+    "drop",
+    "comment",
+    "grant",
+    "revoke",
+    "set",
+    "reset",
+    "begin",
+    "start",
+    "commit",
+    "end",
+    "rollback",
+    "savepoint",
+    "release",
+    "lock",
+    "analyze",
+    "vacuum",
+    "reindex",
+];
+
+/// Whether a statement (by its leading keywords) writes no rows of existing tables.
+pub fn keeps_rows(words: &[String]) -> bool {
+    words
+        .first()
+        .is_none_or(|w| KEEPS_ROWS.contains(&w.to_ascii_lowercase().as_str()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::classify;
+    use super::{classify, keeps_rows};
+
+    #[test]
+    fn tells_statements_that_keep_rows() {
+        for (sql, want) in [
+            ("ALTER TABLE t ADD COLUMN c int", true),
+            ("-- note\nCREATE INDEX i ON t (a)", true),
+            ("drop function f()", true),
+            ("", true),
+            ("INSERT INTO t VALUES (1)", false),
+            ("DELETE FROM t", false),
+            ("SELECT setval('s', 1)", false),
+            ("DO $$ BEGIN END $$", false),
+            ("WITH x AS (DELETE FROM t) SELECT 1", false),
+            ("TRUNCATE t", false),
+        ] {
+            assert_eq!(keeps_rows(&classify(sql).words), want, "{sql}");
+        }
+    }
 
     #[test]
     fn recognises_statements_that_refuse_transactions() {

@@ -5,9 +5,11 @@
 mod classify;
 mod goose_split;
 mod lines;
+mod server_wide;
 mod split;
 
-pub use classify::{Classified, classify, non_transactional_reason};
+pub use classify::{Classified, classify, keeps_rows, non_transactional_reason};
 pub use goose_split::{ToolSplit, goose_split};
 pub use lines::LineIndex;
+pub use server_wide::server_wide;
 pub use split::{LexProblem, LexProblemKind, Split, Statement, StatementKind, split};

@@ -19,6 +19,7 @@ mod apply_faults;
 mod apply_paths;
 mod check;
 mod check_corpora;
+mod check_jobs;
 mod check_providers;
 mod cli;
 mod corpora;
