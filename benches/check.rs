@@ -10,11 +10,12 @@
 //!   in the same order: for each migration its up, its down, its up again, each wrapped in
 //!   BEGIN/COMMIT unless it runs outside a transaction. Where a step fails in the real check the
 //!   floor does what the check does (its failing script runs and fails there too): after a
-//!   failed down it skips the second up, and where the check replaces its database (a failed
-//!   second up, or a failed down outside a transaction) the floor creates a fresh database and
-//!   applies the ups up to that migration again. Which steps fail is read from one check run
-//!   before the timed runs; the number of failed script runs in the floor's session is printed
-//!   next to the check's.
+//!   failed down it skips the second up, and where the check replaces its database (`-v` says
+//!   where: after a failure that changed something, or a second up that gave another schema)
+//!   the floor creates a fresh database and applies the ups up to that migration again. Which
+//!   steps fail and where the database is replaced are read from one check run before the timed
+//!   runs; the number of failed script runs in the floor's session is printed next to the
+//!   check's.
 //! - **sandbox start**: `upcycle sandbox-probe` (start to first connection, as upcycle reports
 //!   it) for `local` and, when Docker has the image, `docker`; against `docker run -d` of the same
 //!   image and `psql -c 'select 1'` retried every 50 ms until it answers.
@@ -27,7 +28,8 @@
 //! Run: `cargo build --release && UPCYCLE_CORPORA=../shared/corpora cargo bench --bench check`
 //! (optional: BENCH_RUNS=5, BENCH_CHECK=openmeter:golang-migrate,crates-io:diesel,
 //! BENCH_IMAGE=upcycle-local/postgres:15, BENCH_SANDBOX=0 to skip the sandbox part,
-//! BENCH_UPCYCLE=path to time another upcycle binary).
+//! BENCH_UPCYCLE=path to time another upcycle binary, BENCH_JOBS=N for `check --jobs N`; by
+//! default the check runs its default jobs: one per CPU, up to 4).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,6 +110,7 @@ fn steps_of(report: &serde_json::Value, m: &Migration) -> Steps {
 fn floor_script(
     migrations: &[&Migration],
     report: &serde_json::Value,
+    rebuilt: &[String],
     dir: &Path,
 ) -> (String, usize) {
     let mut files = Vec::new();
@@ -140,19 +143,13 @@ fn floor_script(
         }
         let Some(down) = down else { continue };
         run(&mut out, down);
-        let rebuild = match steps.down {
-            Some(false) => {
-                failing += 1;
-                !down.1
-            }
-            _ => {
-                run(&mut out, up);
-                let failed = steps.reup == Some(false);
-                failing += usize::from(failed);
-                failed
-            }
-        };
-        if rebuild {
+        if steps.down == Some(false) {
+            failing += 1;
+        } else {
+            run(&mut out, up);
+            failing += usize::from(steps.reup == Some(false));
+        }
+        if rebuilt.contains(&m.version.to_string()) {
             let name = format!("floor_rebuild_{k}");
             out.push_str(&format!(
                 "DROP DATABASE IF EXISTS {name};\nCREATE DATABASE {name};\n\\c {name}\n"
@@ -244,6 +241,9 @@ fn check_args(layout: &str, dir: &Path) -> Vec<std::ffi::OsString> {
     }
     args.extend(["--dir".into(), dir.as_os_str().to_owned()]);
     args.extend(["check", "--sandbox", "local", "--format", "json"].map(Into::into));
+    if let Ok(jobs) = std::env::var("BENCH_JOBS") {
+        args.extend(["--jobs".into(), jobs.into()]);
+    }
     args
 }
 
@@ -287,7 +287,14 @@ fn bench_check(
         .join("\n  ");
 
     let scripts = tempfile::tempdir().expect("temp dir");
-    let (script, failing) = floor_script(&migrations, &report, scripts.path());
+    // Where the check replaced its database (`-v`: "fresh database with the migrations up to
+    // VERSION (why)"), the floor does too.
+    let rebuilt: Vec<String> = text(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("fresh database with the migrations up to "))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_string))
+        .collect();
+    let (script, failing) = floor_script(&migrations, &report, &rebuilt, scripts.path());
     let floor_file = scripts.path().join("floor.sql");
     std::fs::write(&floor_file, script).expect("write floor script");
 

@@ -88,6 +88,16 @@ fn comparable(out: &Output) -> Value {
     report
 }
 
+/// Where the second job's run begins (`-v`: "2 jobs in parallel, one database each: 001 to
+/// 021, 022 to 040"), as a migration number.
+fn second_run(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .find_map(|l| l.split_once("one database each: "))
+        .and_then(|(_, runs)| runs.split(", ").nth(1)?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no second run in\n{stderr}"))
+}
+
 /// Runs the set with one job and with two; asserts both reports are the same, that two jobs
 /// ran (or that `expect_two` is false), and returns the report and the two-job stderr.
 fn one_and_two(dir: &Path, url: &str, expect_two: bool) -> (Value, String) {
@@ -168,7 +178,8 @@ async fn two_jobs_report_what_one_job_reports_with_defects_in_both_halves() {
             (35, "CREATE TABLE t35 (id int);\n", "DROP TABLE t35_typo;\n"),
         ],
     );
-    let (report, _) = one_and_two(dir.path(), db.as_str(), true);
+    let (report, stderr) = one_and_two(dir.path(), db.as_str(), true);
+    assert!((8..=25).contains(&second_run(&stderr)), "{stderr}");
     let got = places(&report);
     for want in [
         "schema-not-restored migrations/005_step5.down.sql",
@@ -210,7 +221,8 @@ async fn an_up_that_fails_in_the_first_job_leaves_every_later_migration_unchecke
             (30, "CREATE TABLE t30 (id int);\n", "SELECT 1;\n"),
         ],
     );
-    let (report, _) = one_and_two(dir.path(), db.as_str(), true);
+    let (report, stderr) = one_and_two(dir.path(), db.as_str(), true);
+    assert!(second_run(&stderr) > 20, "{stderr}");
     assert_eq!(
         places(&report),
         vec!["up-failed migrations/020_step20.up.sql"]
@@ -249,6 +261,7 @@ async fn a_job_that_cannot_begin_has_its_run_proved_by_the_job_before_it() {
         ],
     );
     let (report, stderr) = one_and_two(dir.path(), db.as_str(), true);
+    assert!((11..=33).contains(&second_run(&stderr)), "{stderr}");
     assert!(stderr.contains("cannot begin"), "{stderr}");
     let got = places(&report);
     assert!(

@@ -237,7 +237,16 @@ async fn cycle(
         stop: AtomicUsize::new(usize::MAX),
         verify_snapshots: options.verify_snapshots,
     };
-    let runs = jobs::split(&ctx.cycled, job_count(reading, options.jobs, term));
+    let weights: Vec<jobs::Weight> = ctx
+        .set
+        .iter()
+        .zip(&ctx.cycled)
+        .map(|(m, &cycled)| jobs::Weight {
+            cycled,
+            bytes: m.up.text.len() + m.down.as_ref().map_or(0, |d| d.text.len()),
+        })
+        .collect();
+    let runs = jobs::split(&weights, job_count(reading, options.jobs, term));
     if runs.len() > 1 {
         let label = |k: usize| ctx.set[k].version.to_string();
         term.detail(&format!(

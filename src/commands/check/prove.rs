@@ -49,8 +49,9 @@ pub(super) struct Job<'s> {
     seeded: bool,
     pub checks: Vec<MigrationCheck>,
     pub findings: Vec<Finding>,
-    /// Progress lines held back while an earlier job still prints (`None`: printed as they come).
-    pub held: Option<Vec<String>>,
+    /// Lines held back while an earlier job still prints (`None`: printed as they come), and
+    /// whether each is a detail (`-v`) line.
+    pub held: Option<Vec<(bool, String)>>,
     /// An up failed: nothing after it is checked.
     pub stopped: bool,
 }
@@ -96,17 +97,32 @@ impl<'s> Job<'s> {
         }))
     }
 
-    fn say(&mut self, term: &Term, line: String) {
+    fn print(&mut self, term: &Term, detail: bool, line: String) {
         match &mut self.held {
-            Some(held) => held.push(line),
+            Some(held) => held.push((detail, line)),
+            None if detail => term.detail(&line),
             None => term.progress(&line),
         }
     }
 
+    /// A progress line.
+    fn say(&mut self, term: &Term, line: String) {
+        self.print(term, false, line);
+    }
+
+    /// A detail line (`-v`).
+    fn note(&mut self, term: &Term, line: String) {
+        self.print(term, true, line);
+    }
+
     /// Prints what was held back; from now on lines print as they come.
     pub fn go_live(&mut self, term: &Term) {
-        for line in self.held.take().unwrap_or_default() {
-            term.progress(&line);
+        for (detail, line) in self.held.take().unwrap_or_default() {
+            if detail {
+                term.detail(&line);
+            } else {
+                term.progress(&line);
+            }
         }
     }
 
@@ -215,7 +231,8 @@ impl<'s> Job<'s> {
                     ..down.outcome
                 });
                 if !check.diff.is_empty() {
-                    self.lab.rebuild(reading, &ctx.set[..=k], ctx.seed).await?;
+                    self.rebuild(ctx, k, "its refused down changed the schema")
+                        .await?;
                 }
                 self.current = after;
             }
@@ -302,8 +319,7 @@ impl<'s> Job<'s> {
                 ),
             ));
             // Later migrations are checked against the schema the set gives, not this one.
-            self.lab
-                .rebuild(ctx.reading, &ctx.set[..=k], ctx.seed)
+            self.rebuild(ctx, k, "its second up gave another schema")
                 .await?;
             self.current = after;
         } else {
@@ -326,8 +342,28 @@ impl<'s> Job<'s> {
     ) -> anyhow::Result<()> {
         let m = ctx.set[k];
         if !self.seeded && ran.iter().all(|s| s.keeps_rows()) && self.lab.settle(m, after).await? {
+            self.note(
+                ctx.term,
+                format!(
+                    "{}: its failure changed nothing; settled in place",
+                    m.label()
+                ),
+            );
             return Ok(());
         }
+        self.rebuild(ctx, k, "a failed step left it in an unknown state")
+            .await
+    }
+
+    /// Replaces the database with a fresh one holding the migrations up to `k`.
+    async fn rebuild(&mut self, ctx: &Ctx<'_>, k: usize, why: &str) -> anyhow::Result<()> {
+        self.note(
+            ctx.term,
+            format!(
+                "fresh database with the migrations up to {} ({why})",
+                ctx.set[k].version
+            ),
+        );
         self.lab
             .rebuild(ctx.reading, &ctx.set[..=k], ctx.seed)
             .await
