@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{fresh_db, root, text, upcycle_in};
+use support::{fresh_db, root, show, text, upcycle_in};
 
 const FIXTURES: &str = "tests/fixtures/check";
 
@@ -38,15 +38,6 @@ fn check_in(dir: &Path, url: &str, args: &[&str]) -> Output {
 
 fn exit_code(out: &Output) -> Option<i32> {
     out.status.code()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 /// The JSON report on stdout (which holds nothing else: progress goes to stderr).

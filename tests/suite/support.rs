@@ -205,6 +205,16 @@ pub fn upcycle_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run upcycle")
 }
 
+/// A finished command for an assertion message: its exit code, stdout and stderr.
+pub fn show(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
