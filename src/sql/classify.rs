@@ -94,7 +94,7 @@ const KEEPS_ROWS: &[&str] = &[
 pub fn keeps_rows(words: &[String]) -> bool {
     words
         .first()
-        .is_none_or(|w| KEEPS_ROWS.contains(&w.to_ascii_lowercase().as_str()))
+        .is_none_or(|w| KEEPS_ROWS.contains(&w.as_str()))
 }
 
 #[cfg(test)]

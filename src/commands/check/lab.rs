@@ -290,8 +290,7 @@ impl<'s> Lab<'s> {
         let old = std::mem::replace(self, fresh);
         self.timings = old.timings;
         self.timings.absorb(old.catalog.stats());
-        connect::close(old.conn).await;
-        if let Err(e) = self.sandbox.release(old.db).await {
+        if let Err(e) = old.close().await {
             log::warn!("{e:#}");
         }
         let failed = self.prepare(reading, migrations, seed).await?;
@@ -323,19 +322,19 @@ impl<'s> Lab<'s> {
         Ok(same)
     }
 
-    /// Applies the migrations before a job's run, timed apart from its steps.
+    /// Applies the migrations before a job's run, timed apart from its steps (when there are
+    /// any: the first job's run has none, at most the seed's rows).
     pub async fn prepare_run(
         &mut self,
         reading: &Reading,
         migrations: &[&Migration],
         seed: Option<&Seed>,
     ) -> anyhow::Result<Option<anyhow::Error>> {
-        if migrations.is_empty() && seed.is_none_or(|s| !s.after.is_empty()) {
-            return Ok(None);
-        }
         let start = Instant::now();
         let failed = self.prepare(reading, migrations, seed).await;
-        self.timings.before += start.elapsed();
+        if !migrations.is_empty() {
+            self.timings.before += start.elapsed();
+        }
         failed
     }
 

@@ -292,8 +292,8 @@ async fn cycle(
     while let Some(m) = ctx.set.get(report.migrations.len()) {
         report.migrations.push(pending(m));
     }
+    // Set by the job that reached it (job 1 before any migration, when there is no floor).
     let floor_schema = done.iter().find_map(|j| j.floor_schema.clone());
-    let initial = done.first().map(|j| j.initial.clone());
     let Some(mut last) = done.pop() else {
         anyhow::bail!("no job of the check began");
     };
@@ -305,7 +305,7 @@ async fn cycle(
                 above: floor.map_or(usize::MAX, |k| {
                     ctx.set[k + 1..].iter().filter(|m| !m.repeatable).count()
                 }),
-                schema: floor_schema.or(initial).unwrap_or_default(),
+                schema: floor_schema.context("no job reached the full cycle's floor")?,
             };
             report.full_cycle = Some(
                 whole::full_cycle(&mut last.lab, reading, &floor, &last.current, report).await?,

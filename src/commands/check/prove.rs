@@ -40,8 +40,7 @@ pub(super) struct Ctx<'a> {
 /// A job: its database and what it found so far.
 pub(super) struct Job<'s> {
     pub lab: Lab<'s>,
-    /// The schema before the job's first migration, and now.
-    pub initial: SchemaSnapshot,
+    /// The schema now.
     pub current: SchemaSnapshot,
     /// The schema right after `Ctx::floor` (before any migration when there is no floor).
     pub floor_schema: Option<SchemaSnapshot>,
@@ -83,12 +82,11 @@ impl<'s> Job<'s> {
         let seeded = ctx
             .seed
             .is_some_and(|s| s.position(&ctx.set[..start]).is_some());
-        let initial = lab.snapshot().await?;
+        let current = lab.snapshot().await?;
         Ok(Some(Job {
             lab,
-            current: initial.clone(),
-            floor_schema: (ctx.floor.is_none() && start == 0).then(|| initial.clone()),
-            initial,
+            floor_schema: (ctx.floor.is_none() && start == 0).then(|| current.clone()),
+            current,
             seeded,
             checks: Vec::new(),
             findings: Vec::new(),
@@ -407,8 +405,13 @@ pub(super) fn pending(m: &Migration) -> MigrationCheck {
 }
 
 /// The first three lines of a diff, on one line.
-pub(super) fn first_lines(lines: &[String]) -> String {
-    lines.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+pub(super) fn first_lines<S: AsRef<str>>(lines: &[S]) -> String {
+    lines
+        .iter()
+        .take(3)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn script_finding(
@@ -465,13 +468,6 @@ fn is_order_line(line: &str) -> bool {
 /// `schema-not-restored` for real differences, `column-order` when only the order differs.
 fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
     let (order, other): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_order_line(l));
-    let summary = |ls: &[&String]| {
-        ls.iter()
-            .take(3)
-            .map(|l| l.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
     let mut out = Vec::new();
     if !other.is_empty() {
         out.push(Finding::new(
@@ -481,7 +477,7 @@ fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
             format!(
                 "after the down, the schema differs from before the up in {} place(s): {}",
                 other.len(),
-                summary(&other)
+                first_lines(&other)
             ),
         ));
     }
@@ -490,7 +486,7 @@ fn restoration_findings(lines: &[String], path: &str) -> Vec<Finding> {
             Code::ColumnOrder,
             path,
             None,
-            format!("after the down, {}", summary(&order)),
+            format!("after the down, {}", first_lines(&order)),
         ));
     }
     out
