@@ -62,8 +62,7 @@ async fn fresh(base: &str, name: &str) -> String {
     conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .await
         .expect("create");
-    let (root, _) = base.rsplit_once('/').expect("db in url");
-    format!("{root}/{name}")
+    upcycle::sandbox::with_database(base, name)
 }
 
 async fn drop_like(base: &str, prefix: &str) {

@@ -59,7 +59,7 @@ pub const PROVIDERS: &[ProviderInfo] = &[
     ProviderInfo {
         provider: Provider::Local,
         id: "local",
-        description: "a private server from the PostgreSQL server binaries (`--pg-bin`, `PATH`, or /usr/lib/postgresql/*/bin) in a temp folder on a free loopback port; the check uses the server's own `postgres` database (as empty as a new one, and nothing else uses the server), and a new database when it must start again after a failure; the folder is removed at exit, by a reaper process if upcycle is killed",
+        description: "a private server from the PostgreSQL server binaries (`--pg-bin`, `PATH`, or /usr/lib/postgresql/*/bin) in a temp folder on a free loopback port, reached through its Unix socket in that folder (cheaper per round trip than TCP, and a check makes thousands; TCP when the folder's path is too long for a socket); the check uses the server's own `postgres` database (as empty as a new one, and nothing else uses the server), and a new database when it must start again after a failure; the folder is removed at exit, by a reaper process if upcycle is killed",
     },
     ProviderInfo {
         provider: Provider::Url,

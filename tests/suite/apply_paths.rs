@@ -475,10 +475,9 @@ async fn the_password_never_appears() {
         format!("{scheme}://{user}:{password}@{host}")
     };
     let base = fresh_db("pw").await;
-    let (root, _) = base.rsplit_once('/').expect("url has a database");
     for url in [
         format!("postgres://someone:{password}@127.0.0.1:1/nowhere"),
-        with_password(&format!("{root}/no_such_database")),
+        with_password(&upcycle::sandbox::with_database(&base, "no_such_database")),
     ] {
         let out = upcycle(&["up", "--connect-retries", "1", "--database-url", &url]);
         let (stdout, stderr) = exits(&out, 2);

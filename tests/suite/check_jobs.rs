@@ -76,6 +76,13 @@ fn comparable(out: &Output) -> Value {
     if let Some(summary) = obj.get_mut("summary").and_then(Value::as_object_mut) {
         summary.remove("ms");
     }
+    if let Some(full) = obj.get_mut("full_cycle").and_then(Value::as_object_mut) {
+        for step in ["up", "down"] {
+            if let Some(s) = full.get_mut(step).and_then(Value::as_object_mut) {
+                s.remove("ms");
+            }
+        }
+    }
     for m in obj
         .get_mut("migrations")
         .and_then(Value::as_array_mut)
@@ -347,4 +354,124 @@ async fn a_failure_that_changed_nothing_is_settled_in_place_and_one_that_wrote_r
         ],
     );
     assert_eq!(wrote, vec![0]);
+}
+
+/// Migrations `range` of a set where each up sleeps (`pg_sleep`, 40 ms): a job proving them runs
+/// for seconds while one proving the others is done in a fraction of that.
+fn slow(range: std::ops::RangeInclusive<usize>) -> Vec<(usize, String, String)> {
+    range
+        .map(|i| {
+            (
+                i,
+                format!(
+                    "CREATE TABLE t{i} (id int PRIMARY KEY, v text);\nSELECT pg_sleep(0.04);\n"
+                ),
+                format!("DROP TABLE t{i};\n"),
+            )
+        })
+        .collect()
+}
+
+fn with(set: &[(usize, String, String)]) -> Vec<(usize, &str, &str)> {
+    set.iter()
+        .map(|(i, up, down)| (*i, up.as_str(), down.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_job_that_finishes_first_takes_over_the_rest_of_a_slower_run() {
+    let db = fresh_db("jobs").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut set = slow(21..=N);
+    // In the part the first job takes over: a down that deletes the seed's rows, and one that
+    // fails. The seed comes in after 25, which the first job applies before its part, so its
+    // rows must be there for the finding.
+    set.retain(|(i, _, _)| *i != 36 && *i != 39);
+    set.push((
+        36,
+        "CREATE TABLE t36 (id int);\nSELECT pg_sleep(0.04);\n".into(),
+        "DROP TABLE t36;\nDELETE FROM t1;\n".into(),
+    ));
+    set.push((
+        39,
+        "CREATE TABLE t39 (id int);\nSELECT pg_sleep(0.04);\n".into(),
+        "DROP TABLE t39_typo;\n".into(),
+    ));
+    write_set(dir.path(), &with(&set));
+    std::fs::write(
+        dir.path().join("seed.sql"),
+        "INSERT INTO t1 VALUES (1, 'a');\n",
+    )
+    .expect("seed");
+    let seeded = ["--seed", "seed.sql", "--seed-at", "025"];
+    let one = check(
+        dir.path(),
+        db.as_str(),
+        &[&["--jobs", "1"][..], &seeded].concat(),
+    );
+    let two = check(
+        dir.path(),
+        db.as_str(),
+        &[&["--jobs", "2"][..], &seeded].concat(),
+    );
+    let stderr = text(&two.stderr);
+    assert!(second_run(&stderr) <= 25, "{stderr}");
+    assert!(stderr.contains("job 1 takes over from"), "{}", show(&two));
+    let report = comparable(&one);
+    assert_eq!(report, comparable(&two), "{}", show(&two));
+    let got = places(&report);
+    for want in [
+        "data-lost migrations/036_step36.down.sql",
+        "down-failed migrations/039_step39.down.sql",
+    ] {
+        assert!(got.iter().any(|p| p == want), "{want} not in {got:#?}");
+    }
+    assert_eq!(not_checked(&report), 0);
+    // Each migration's line once, in the set's order, whichever job proved it.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("_step") && (l.starts_with('✓') || l.starts_with('✗')))
+        .collect();
+    let numbers: Vec<usize> = lines
+        .iter()
+        .filter_map(|l| l.split_once(' ')?.1.get(..3)?.parse().ok())
+        .collect();
+    assert_eq!(numbers, (1..=N).collect::<Vec<_>>(), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_job_past_a_slower_run_starts_over_to_take_its_tail_unless_the_full_cycle_needs_it() {
+    let db = fresh_db("jobs").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut set = slow(1..=20);
+    // In the first job's run, late enough to be taken over: a down that misses the index.
+    set.retain(|(i, _, _)| *i != 18);
+    set.push((
+        18,
+        "CREATE TABLE t18 (id int);\nCREATE INDEX t18_id ON t18 (id);\nSELECT pg_sleep(0.04);\n"
+            .into(),
+        "DROP INDEX t18_id;\n".into(),
+    ));
+    write_set(dir.path(), &with(&set));
+    let (report, stderr) = one_and_two(dir.path(), db.as_str(), true);
+    // The second job held the whole set: it proved what holds of it before it started over.
+    assert!(stderr.contains("job 2 takes over from"), "{stderr}");
+    assert_eq!(
+        places(&report),
+        vec![
+            "schema-not-restored migrations/018_step18.down.sql",
+            "reup-failed migrations/018_step18.up.sql"
+        ]
+    );
+    // The full cycle runs in the database that holds the whole set: it stays.
+    let one = check(dir.path(), db.as_str(), &["--jobs", "1", "--full-cycle"]);
+    let two = check(dir.path(), db.as_str(), &["--jobs", "2", "--full-cycle"]);
+    assert!(
+        !text(&two.stderr).contains("job 2 takes over"),
+        "{}",
+        show(&two)
+    );
+    let full = comparable(&two);
+    assert!(full["full_cycle"].is_object(), "{}", show(&two));
+    assert_eq!(comparable(&one), full, "{}", show(&two));
 }

@@ -280,6 +280,10 @@ fn comment_snapshot(name: &str, body: &str) {
             (r"\d+ ms", "[ms]"),
             (r"in \d+\.\d s", "in [t] s"),
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+            (
+                r"localhost:\d+/postgres\?host=[^ ·]+",
+                "localhost:[port]/postgres?host=[server folder]",
+            ),
             (r"PostgreSQL \d+", "PostgreSQL [major]"),
             (r"\b[0-9a-f]{40}\b", "[sha]"),
         ],

@@ -120,7 +120,8 @@ impl Drop for TestDb {
 
 /// Drops the database of `url` on the shared server, closing its connections.
 pub async fn drop_db(url: &str) {
-    let (_, name) = url.rsplit_once('/').expect("url has a database");
+    let path = url.split('?').next().unwrap_or(url);
+    let (_, name) = path.rsplit_once('/').expect("url has a database");
     let mut conn = PgConnection::connect(&shared().url)
         .await
         .expect("connect to the shared server");
@@ -141,8 +142,7 @@ pub async fn create_db(base: &str, name: &str) -> String {
         .await
         .expect("create database");
     conn.close().await.ok();
-    let (root, _) = base.rsplit_once('/').expect("url has a database");
-    format!("{root}/{name}")
+    upcycle::sandbox::with_database(base, name)
 }
 
 /// A server of the test's own, for the few tests that must not see other tests' writes to

@@ -285,6 +285,18 @@ impl<'s> Lab<'s> {
         seed: Option<&Seed>,
     ) -> anyhow::Result<()> {
         let start = Instant::now();
+        self.replace().await?;
+        let failed = self.prepare(reading, migrations, seed).await?;
+        self.timings.rebuilds += start.elapsed();
+        self.timings.rebuilt += 1;
+        match failed {
+            Some(e) => Err(e.context("rebuilding the sandbox database after a failure")),
+            None => Ok(()),
+        }
+    }
+
+    /// A fresh, empty database in place of this one (its timings kept).
+    async fn replace(&mut self) -> anyhow::Result<()> {
         let fresh = Lab::open(self.sandbox, self.verify_snapshots).await?;
         self.sandbox.make_spare();
         let old = std::mem::replace(self, fresh);
@@ -293,13 +305,23 @@ impl<'s> Lab<'s> {
         if let Err(e) = old.close().await {
             log::warn!("{e:#}");
         }
-        let failed = self.prepare(reading, migrations, seed).await?;
-        self.timings.rebuilds += start.elapsed();
-        self.timings.rebuilt += 1;
-        match failed {
-            Some(e) => Err(e.context("rebuilding the sandbox database after a failure")),
-            None => Ok(()),
-        }
+        Ok(())
+    }
+
+    /// A fresh database holding `migrations` (and the seed, at its version among them), for a
+    /// job that takes over a run before its position; timed as what comes before a run.
+    /// `Ok(Some(e))`: one of them fails its up.
+    pub async fn restart(
+        &mut self,
+        reading: &Reading,
+        migrations: &[&Migration],
+        seed: Option<&Seed>,
+    ) -> anyhow::Result<Option<anyhow::Error>> {
+        let start = Instant::now();
+        self.replace().await?;
+        let failed = self.prepare(reading, migrations, seed).await;
+        self.timings.before += start.elapsed();
+        failed
     }
 
     /// After a failed step, when the schema is `after` (the schema with `m` applied) and the

@@ -4,19 +4,21 @@
 //! by a fresh database with the migrations up to there), so one run shows every problem. A long
 //! set is shared between parallel jobs, each in its own database (`check::jobs`).
 
+mod board;
 mod lab;
+mod progress;
 mod prove;
 mod whole;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use futures_util::future::try_join_all;
 
 use crate::Outcome;
-use crate::check::report::{CheckReport, Summary};
+use crate::check::report::{CheckReport, MigrationCheck, Summary};
 use crate::check::schema::TRACKING_TABLES;
 use crate::check::{base, jobs};
 use crate::history::same_version;
@@ -25,7 +27,9 @@ use crate::report;
 use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::settings::Settings;
 
+use board::Board;
 use lab::Seed;
+use progress::Progress;
 use prove::{Ctx, Job, pending};
 use whole::Floor;
 
@@ -200,6 +204,13 @@ fn job_count(reading: &Reading, asked: Option<usize>, term: &crate::term::Term) 
     wanted
 }
 
+/// The job whose database holds the whole set (`len` migrations).
+fn whole_set<'a, 's>(done: &'a mut [Job<'s>], len: usize) -> anyhow::Result<&'a mut Job<'s>> {
+    done.iter_mut()
+        .find(|j| j.pos == len)
+        .context("no job of the check holds the whole set")
+}
+
 async fn cycle(
     settings: &Settings,
     reading: &Reading,
@@ -221,34 +232,16 @@ async fn cycle(
                     .iter()
                     .any(|v| same_version(m.version.as_str(), v)))
     });
-    let ctx = Ctx {
-        term,
-        reading,
-        cycled: set
-            .iter()
-            .map(|m| cycled.contains(&m.version.to_string()))
-            .collect(),
-        set,
-        seed,
-        irreversible,
-        exclude: TRACKING_TABLES.iter().map(|t| t.to_string()).collect(),
-        sandbox: report.sandbox.clone(),
-        floor,
-        stop: AtomicUsize::new(usize::MAX),
-        verify_snapshots: options.verify_snapshots,
-    };
-    let weights: Vec<jobs::Weight> = ctx
-        .set
+    let weights: Vec<jobs::Weight> = set
         .iter()
-        .zip(&ctx.cycled)
-        .map(|(m, &cycled)| jobs::Weight {
-            cycled,
+        .map(|m| jobs::Weight {
+            cycled: cycled.contains(&m.version.to_string()),
             bytes: m.up.text.len() + m.down.as_ref().map_or(0, |d| d.text.len()),
         })
         .collect();
     let runs = jobs::split(&weights, job_count(reading, options.jobs, term));
     if runs.len() > 1 {
-        let label = |k: usize| ctx.set[k].version.to_string();
+        let label = |k: usize| set[k].version.to_string();
         term.detail(&format!(
             "{} jobs in parallel, one database each: {}",
             runs.len(),
@@ -258,47 +251,60 @@ async fn cycle(
                 .join(", ")
         ));
     }
+    let ctx = Ctx {
+        term,
+        reading,
+        cycled: weights.iter().map(|w| w.cycled).collect(),
+        set,
+        seed,
+        irreversible,
+        exclude: TRACKING_TABLES.iter().map(|t| t.to_string()).collect(),
+        sandbox: report.sandbox.clone(),
+        floor,
+        stop: AtomicUsize::new(usize::MAX),
+        verify_snapshots: options.verify_snapshots,
+        full_cycle: options.full_cycle,
+        board: Board::new(&runs, weights),
+        progress: Progress::new(term),
+    };
     let ctx = &ctx;
-    let started = try_join_all(runs.iter().enumerate().map(|(i, run)| async move {
-        let job = Job::start(ctx, sandbox, run.start, i == 0).await?;
-        match job {
-            Some(mut job) => {
-                job.prove(ctx, run.clone()).await?;
-                Ok::<_, anyhow::Error>(Some(job))
-            }
-            None => Ok(None),
-        }
+    let started = try_join_all(runs.iter().enumerate().map(|(id, run)| async move {
+        let Some(mut job) = Job::start(ctx, sandbox, id, run.start).await? else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        job.prove(ctx).await?;
+        job.take_over(ctx).await?;
+        Ok(Some(job))
     }))
     .await?;
-    // In the set's order: a job's results count unless an earlier one stopped at a failed up;
-    // a job that could not begin has its run proved by the job before it.
-    let mut done: Vec<Job> = Vec::new();
-    for (run, job) in runs.iter().zip(started) {
-        let stopped = done.last().is_some_and(|j| j.stopped);
-        match (job, done.last_mut()) {
-            (Some(job), _) if stopped => job.lab.close().await?,
-            (Some(mut job), _) => {
-                job.go_live(term);
-                done.push(job);
-            }
-            (None, Some(last)) if !stopped => last.prove(ctx, run.clone()).await?,
-            (None, _) => {}
-        }
-    }
+    let mut done: Vec<Job> = started.into_iter().flatten().collect();
+    // In the set's order, up to the first failed up: nothing after it counts.
+    let stop = ctx.stop.load(Ordering::SeqCst);
+    let mut proved: Vec<Option<MigrationCheck>> = ctx.set.iter().map(|_| None).collect();
+    let mut found = Vec::new();
     for job in &mut done {
-        report.migrations.append(&mut job.checks);
-        report.findings.append(&mut job.findings);
+        for (k, check) in job.checks.drain(..).filter(|(k, _)| *k <= stop) {
+            proved[k] = Some(check);
+        }
+        found.extend(job.findings.drain(..).filter(|(k, _)| *k <= stop));
     }
-    while let Some(m) = ctx.set.get(report.migrations.len()) {
-        report.migrations.push(pending(m));
-    }
+    found.sort_by_key(|(k, _)| *k);
+    report.findings.extend(found.into_iter().map(|(_, f)| f));
+    report.migrations = proved
+        .into_iter()
+        .zip(&ctx.set)
+        .map(|(check, m)| check.unwrap_or_else(|| pending(m)))
+        .collect();
     // Set by the job that reached it (job 1 before any migration, when there is no floor).
     let floor_schema = done.iter().find_map(|j| j.floor_schema.clone());
-    let Some(mut last) = done.pop() else {
-        anyhow::bail!("no job of the check began");
-    };
-    if !last.stopped {
-        whole::integrity(&mut last.lab, reading, report).await?;
+    if stop == usize::MAX {
+        let found = match done.iter_mut().find_map(|j| j.integrity.take()) {
+            Some(found) => found,
+            None => {
+                whole::integrity(&mut whole_set(&mut done, ctx.set.len())?.lab, reading).await?
+            }
+        };
+        report.findings.extend(found);
         if options.full_cycle {
             let floor = Floor {
                 version: floor.map(|k| ctx.set[k].version.to_string()),
@@ -307,17 +313,17 @@ async fn cycle(
                 }),
                 schema: floor_schema.context("no job reached the full cycle's floor")?,
             };
+            let last = whole_set(&mut done, ctx.set.len())?;
             report.full_cycle = Some(
                 whole::full_cycle(&mut last.lab, reading, &floor, &last.current, report).await?,
             );
         }
     }
-    done.push(last);
-    let count = done.len();
-    for (i, job) in done.into_iter().enumerate() {
+    let count = runs.len();
+    for job in done {
         let timings = job.lab.timings.line(job.lab.catalog.stats());
         term.detail(&if count > 1 {
-            format!("time (job {} of {count}): {timings}", i + 1)
+            format!("time (job {} of {count}): {timings}", job.id + 1)
         } else {
             format!("time: {timings}")
         });

@@ -2,8 +2,8 @@
 //! snapshot, down (which must give back the schema before the up), up again (which must give
 //! back the schema after it), with the seed's rows counted around each step.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crate::check::report::{MigrationCheck, StepOutcome};
 use crate::check::schema::SchemaSnapshot;
@@ -15,7 +15,10 @@ use crate::postgres::data::{Fingerprints, fingerprints};
 use crate::sandbox::Sandbox;
 use crate::term::Term;
 
+use super::board::{Board, Next};
 use super::lab::{Lab, Seed};
+use super::progress::{Line, Progress};
+use super::whole;
 
 /// What every job of one check shares.
 pub(super) struct Ctx<'a> {
@@ -35,35 +38,60 @@ pub(super) struct Ctx<'a> {
     /// The first migration whose up failed in any job: nothing after it is checked.
     pub stop: AtomicUsize,
     pub verify_snapshots: bool,
+    /// `--full-cycle`: it runs in the database that holds the whole set.
+    pub full_cycle: bool,
+    /// Which job proves which migrations, as they go.
+    pub board: Board,
+    /// The jobs' lines, printed in the set's order.
+    pub progress: Progress<'a>,
+}
+
+impl Ctx<'_> {
+    /// Whether a database holding the migrations before `k` is at the full cycle's floor
+    /// (right after `floor`, or empty when there is none).
+    fn at_floor(&self, k: usize) -> bool {
+        match self.floor {
+            Some(floor) => floor + 1 == k,
+            None => k == 0,
+        }
+    }
 }
 
 /// A job: its database and what it found so far.
 pub(super) struct Job<'s> {
+    /// Its place among the check's jobs (`Board`).
+    pub id: usize,
     pub lab: Lab<'s>,
+    /// The database holds the migrations before this one.
+    pub pos: usize,
     /// The schema now.
     pub current: SchemaSnapshot,
     /// The schema right after `Ctx::floor` (before any migration when there is no floor).
     pub floor_schema: Option<SchemaSnapshot>,
     /// The seed's rows are in the database.
     seeded: bool,
-    pub checks: Vec<MigrationCheck>,
-    pub findings: Vec<Finding>,
-    /// Lines held back while an earlier job still prints (`None`: printed as they come), and
-    /// whether each is a detail (`-v`) line.
-    pub held: Option<Vec<(bool, String)>>,
+    /// What it proved, by the migration's place in the set.
+    pub checks: Vec<(usize, MigrationCheck)>,
+    pub findings: Vec<(usize, Finding)>,
+    /// The findings and lines of the migration being proved.
+    found: Vec<Finding>,
+    lines: Vec<Line>,
     /// An up failed: nothing after it is checked.
     pub stopped: bool,
+    /// What `whole::integrity` found, when the job held the whole set and then started over to
+    /// take over an earlier run.
+    pub integrity: Option<Vec<Finding>>,
 }
 
 impl<'s> Job<'s> {
-    /// A job whose run begins at `start`: its database, the migrations before `start` applied
-    /// (and the seed's rows, when its version is among them). `Ok(None)` when one of those
-    /// fails its up: the job cannot begin (the run goes to the job before it).
+    /// Job `id`, whose run begins at `start`: its database, the migrations before `start`
+    /// applied (and the seed's rows, when its version is among them). `Ok(None)` when one of
+    /// those fails its up: the job cannot begin (its run goes to the job that reaches it).
     pub async fn start(
         ctx: &Ctx<'_>,
         sandbox: &'s Sandbox,
+        id: usize,
         start: usize,
-        live: bool,
     ) -> anyhow::Result<Option<Job<'s>>> {
         let mut lab = Lab::open(sandbox, ctx.verify_snapshots).await?;
         // Ready for a rebuild after a failure, made while the migrations run.
@@ -73,80 +101,81 @@ impl<'s> Job<'s> {
             .await?
         {
             ctx.term.detail(&format!(
-                "the job from {} cannot begin ({e:#}); the job before it goes on instead",
+                "the job from {} cannot begin ({e:#}); the job that reaches it goes on instead",
                 ctx.set[start].label()
             ));
             lab.close().await?;
+            ctx.board.give_up(id);
             return Ok(None);
         }
         let seeded = ctx
             .seed
             .is_some_and(|s| s.position(&ctx.set[..start]).is_some());
         let current = lab.snapshot().await?;
+        ctx.board.begin(id);
         Ok(Some(Job {
+            id,
             lab,
-            floor_schema: (ctx.floor.is_none() && start == 0).then(|| current.clone()),
+            pos: start,
+            floor_schema: None,
             current,
             seeded,
             checks: Vec::new(),
             findings: Vec::new(),
-            held: (!live).then(Vec::new),
+            found: Vec::new(),
+            lines: Vec::new(),
             stopped: false,
+            integrity: None,
         }))
     }
 
-    fn print(&mut self, term: &Term, detail: bool, line: String) {
-        match &mut self.held {
-            Some(held) => held.push((detail, line)),
-            None if detail => term.detail(&line),
-            None => term.progress(&line),
-        }
+    /// A progress line about the migration being proved.
+    fn say(&mut self, line: String) {
+        self.lines.push(Line {
+            detail: false,
+            text: line,
+        });
     }
 
-    /// A progress line.
-    fn say(&mut self, term: &Term, line: String) {
-        self.print(term, false, line);
+    /// A detail line (`-v`) about the migration being proved.
+    fn note(&mut self, line: String) {
+        self.lines.push(Line {
+            detail: true,
+            text: line,
+        });
     }
 
-    /// A detail line (`-v`).
-    fn note(&mut self, term: &Term, line: String) {
-        self.print(term, true, line);
-    }
-
-    /// Prints what was held back; from now on lines print as they come.
-    pub fn go_live(&mut self, term: &Term) {
-        for (detail, line) in self.held.take().unwrap_or_default() {
-            if detail {
-                term.detail(&line);
-            } else {
-                term.progress(&line);
-            }
-        }
-    }
-
-    /// Proves the migrations of `run`, in order, unless an up fails (here or in an earlier job).
-    pub async fn prove(&mut self, ctx: &Ctx<'_>, run: Range<usize>) -> anyhow::Result<()> {
-        for k in run.clone() {
-            if ctx.floor.is_some() && ctx.floor == k.checked_sub(1) {
+    /// Proves the migrations of its run from its position, in order, until the run ends (it
+    /// may shrink while it goes: `Board`) or an up fails, here or in another job.
+    pub async fn prove(&mut self, ctx: &Ctx<'_>) -> anyhow::Result<()> {
+        loop {
+            let k = self.pos;
+            if ctx.at_floor(k) {
                 self.floor_schema = Some(self.current.clone());
             }
-            if self.stopped || ctx.stop.load(Ordering::SeqCst) < k {
-                self.stopped = true;
-                return Ok(());
+            if self.stopped || ctx.stop.load(Ordering::SeqCst) < k || !ctx.board.take(self.id, k) {
+                break;
             }
             let mut check = pending(ctx.set[k]);
             check.cycled = ctx.cycled[k];
-            let before = self.findings.len();
+            let began = Instant::now();
             self.prove_one(ctx, k, &mut check).await?;
-            check.errors = self.findings[before..]
+            ctx.board
+                .proved(self.id, k, began.elapsed().as_secs_f64() * 1000.0);
+            check.errors = self
+                .found
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
                 .count();
-            self.checks.push(check);
+            self.checks.push((k, check));
+            self.findings.extend(self.found.drain(..).map(|f| (k, f)));
+            ctx.progress
+                .proved(k, std::mem::take(&mut self.lines), self.stopped);
             if self.stopped {
                 ctx.stop.fetch_min(k, Ordering::SeqCst);
-                return Ok(());
+                break;
             }
+            self.pos = k + 1;
             let m = ctx.set[k];
             if let Some(seed) = ctx
                 .seed
@@ -157,9 +186,75 @@ impl<'s> Job<'s> {
                 self.seeded = true;
             }
         }
-        if ctx.floor.is_some() && ctx.floor == run.end.checked_sub(1) {
-            self.floor_schema = Some(self.current.clone());
+        ctx.board.done(self.id);
+        Ok(())
+    }
+
+    /// Once its run is done: takes over the rest of a slower job's run, or the run of a job that
+    /// could not begin, and proves it; again until nothing is worth taking. A run before its
+    /// position takes a fresh database; the job that holds the whole set first proves what
+    /// holds of it (`whole::integrity`), and keeps it when the full cycle needs it.
+    pub async fn take_over(&mut self, ctx: &Ctx<'_>) -> anyhow::Result<()> {
+        loop {
+            if self.stopped || ctx.stop.load(Ordering::SeqCst) != usize::MAX {
+                return Ok(());
+            }
+            let whole = self.pos == ctx.set.len();
+            let changed = ctx.board.changed.notified();
+            let restart = !(whole && ctx.full_cycle);
+            let offer = match ctx.board.offer(self.pos, restart) {
+                Next::Nothing => return Ok(()),
+                Next::Wait => {
+                    changed.await;
+                    continue;
+                }
+                Next::Take(offer) => offer,
+            };
+            // The migrations before the run taken are applied before the other job's run is
+            // cut, so that a failure here costs it nothing.
+            if offer.from < self.pos {
+                if whole {
+                    self.integrity = Some(whole::integrity(&mut self.lab, ctx.reading).await?);
+                }
+                let migrations = &ctx.set[..offer.from];
+                let seed = ctx.seed.filter(|s| s.position(migrations).is_some());
+                if let Some(e) = self.lab.restart(ctx.reading, migrations, seed).await? {
+                    return self.cannot_take(ctx, offer.from, &e);
+                }
+                self.seeded = seed.is_some();
+            } else if offer.from > self.pos {
+                let migrations = &ctx.set[self.pos..offer.from];
+                let seed = ctx.seed.filter(|s| {
+                    s.position(&ctx.set)
+                        .is_some_and(|p| p > self.pos && p <= offer.from)
+                });
+                if let Some(e) = self.lab.prepare_run(ctx.reading, migrations, seed).await? {
+                    return self.cannot_take(ctx, offer.from, &e);
+                }
+                self.seeded |= seed.is_some();
+            }
+            self.pos = offer.from;
+            if ctx.board.commit(self.id, &offer) {
+                ctx.term.detail(&format!(
+                    "job {} takes over from {}",
+                    self.id + 1,
+                    ctx.set[offer.from].label()
+                ));
+                self.current = self.lab.snapshot().await?;
+                self.prove(ctx).await?;
+            }
         }
+    }
+
+    /// A take-over given up: applying the migrations before it failed (the other job goes on).
+    fn cannot_take(&mut self, ctx: &Ctx<'_>, from: usize, e: &anyhow::Error) -> anyhow::Result<()> {
+        ctx.term.detail(&format!(
+            "job {} cannot take over from {} ({e:#}); the job proving it goes on",
+            self.id + 1,
+            ctx.set[from].label()
+        ));
+        // Its database holds no known prefix of the set now.
+        self.pos = usize::MAX;
         Ok(())
     }
 
@@ -183,17 +278,14 @@ impl<'s> Job<'s> {
         let up = self.lab.run(reading, Direction::Up, &[m]).await;
         check.up = Some(up.outcome.clone());
         if let Some(e) = up.error {
-            self.findings.push(match missing_extension(&e) {
+            self.found.push(match missing_extension(&e) {
                 Some(ext) => Finding::new(Code::MissingExtension, &m.up.path, None, format!("the sandbox ({}) has no extension \"{ext}\"; run the check with --sandbox-image {}", ctx.sandbox, image_for(&ext))),
                 None => script_finding(Code::UpFailed, m, Direction::Up, &e, "the up fails"),
             });
-            self.say(
-                ctx.term,
-                format!(
-                    "✗ {}: up failed; later migrations are not checked",
-                    m.label()
-                ),
-            );
+            self.say(format!(
+                "✗ {}: up failed; later migrations are not checked",
+                m.label()
+            ));
             self.stopped = true;
             return Ok(());
         }
@@ -205,7 +297,7 @@ impl<'s> Job<'s> {
         if let Some(before) = &before_rows {
             let now = fingerprints(&mut self.lab.conn, &ctx.exclude).await?;
             let lost = data_findings(m, &m.up.path, before, &now, "up", false);
-            self.findings.extend(lost);
+            self.found.extend(lost);
         }
         let declared = ctx
             .irreversible
@@ -213,7 +305,7 @@ impl<'s> Job<'s> {
             .any(|v| same_version(m.version.as_str(), v));
         let Some(down_script) = &m.down else {
             self.current = after;
-            self.progress(ctx, m, check);
+            self.progress(m, check);
             return Ok(());
         };
         let down = self.lab.run(reading, Direction::Down, &[m]).await;
@@ -235,7 +327,7 @@ impl<'s> Job<'s> {
                 self.current = after;
             }
             (Some(e), false) => {
-                self.findings.push(script_finding(
+                self.found.push(script_finding(
                     Code::DownFailed,
                     m,
                     Direction::Down,
@@ -249,7 +341,7 @@ impl<'s> Job<'s> {
             }
             (None, _) => {
                 if declared {
-                    self.findings.push(Finding::new(
+                    self.found.push(Finding::new(
                         Code::IrreversibleRan,
                         &down_script.path,
                         None,
@@ -260,17 +352,17 @@ impl<'s> Job<'s> {
                 check.diff = self.lab.diff(&self.current, &restored);
                 // Only the column order differing is a warning (column-order), not a failure.
                 check.schema_restored = Some(check.diff.iter().all(|l| is_order_line(l)));
-                self.findings
+                self.found
                     .extend(restoration_findings(&check.diff, &down_script.path));
                 if let Some(before) = &before_rows {
                     let now = fingerprints(&mut self.lab.conn, &ctx.exclude).await?;
                     let lost = data_findings(m, &down_script.path, before, &now, "down", true);
-                    self.findings.extend(lost);
+                    self.found.extend(lost);
                 }
                 self.reup(ctx, k, check, after).await?;
             }
         }
-        self.progress(ctx, m, check);
+        self.progress(m, check);
         Ok(())
     }
 
@@ -286,7 +378,7 @@ impl<'s> Job<'s> {
         let reup = self.lab.run(ctx.reading, Direction::Up, &[m]).await;
         check.reup = Some(reup.outcome.clone());
         if let Some(e) = reup.error {
-            self.findings.push(script_finding(
+            self.found.push(script_finding(
                 Code::ReupFailed,
                 m,
                 Direction::Up,
@@ -306,7 +398,7 @@ impl<'s> Job<'s> {
         check.reup_diff = self.lab.diff(&after, &again);
         check.reup_matches = Some(check.reup_diff.is_empty());
         if !check.reup_diff.is_empty() {
-            self.findings.push(Finding::new(
+            self.found.push(Finding::new(
                 Code::ReupDiffers,
                 &m.up.path,
                 None,
@@ -340,13 +432,10 @@ impl<'s> Job<'s> {
     ) -> anyhow::Result<()> {
         let m = ctx.set[k];
         if !self.seeded && ran.iter().all(|s| s.keeps_rows()) && self.lab.settle(m, after).await? {
-            self.note(
-                ctx.term,
-                format!(
-                    "{}: its failure changed nothing; settled in place",
-                    m.label()
-                ),
-            );
+            self.note(format!(
+                "{}: its failure changed nothing; settled in place",
+                m.label()
+            ));
             return Ok(());
         }
         self.rebuild(ctx, k, "a failed step left it in an unknown state")
@@ -355,19 +444,16 @@ impl<'s> Job<'s> {
 
     /// Replaces the database with a fresh one holding the migrations up to `k`.
     async fn rebuild(&mut self, ctx: &Ctx<'_>, k: usize, why: &str) -> anyhow::Result<()> {
-        self.note(
-            ctx.term,
-            format!(
-                "fresh database with the migrations up to {} ({why})",
-                ctx.set[k].version
-            ),
-        );
+        self.note(format!(
+            "fresh database with the migrations up to {} ({why})",
+            ctx.set[k].version
+        ));
         self.lab
             .rebuild(ctx.reading, &ctx.set[..=k], ctx.seed)
             .await
     }
 
-    fn progress(&mut self, ctx: &Ctx<'_>, m: &Migration, check: &MigrationCheck) {
+    fn progress(&mut self, m: &Migration, check: &MigrationCheck) {
         let verdict = if check.passed() { "✓" } else { "✗" };
         let ms = |s: &Option<StepOutcome>| {
             s.as_ref()
@@ -380,7 +466,7 @@ impl<'s> Job<'s> {
             ms(&check.down),
             ms(&check.reup)
         );
-        self.say(ctx.term, line);
+        self.say(line);
     }
 }
 

@@ -16,13 +16,13 @@ use super::prove::first_lines;
 pub(super) async fn integrity(
     lab: &mut Lab<'_>,
     reading: &Reading,
-    report: &mut CheckReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Finding>> {
+    let mut findings = Vec::new();
     let history = lab.tracking.read(&mut lab.conn).await?;
     let where_ = reading.dirs.first().cloned().unwrap_or_default();
     match plan_up(&reading.set, &history, &Target::Default) {
         Ok(plan) if plan.is_empty() && plan.divergences.is_empty() => {}
-        Ok(plan) => report.findings.push(Finding::new(
+        Ok(plan) => findings.push(Finding::new(
             Code::RerunNotNoop,
             &where_,
             None,
@@ -32,7 +32,7 @@ pub(super) async fn integrity(
                 plan.divergences.len()
             ),
         )),
-        Err(e) => report.findings.push(Finding::new(
+        Err(e) => findings.push(Finding::new(
             Code::RerunNotNoop,
             &where_,
             None,
@@ -51,14 +51,14 @@ pub(super) async fn integrity(
         })
         .count();
     if recorded != expected {
-        report.findings.push(Finding::new(
+        findings.push(Finding::new(
             Code::RerunNotNoop,
             &where_,
             None,
             format!("the history records {recorded} of {expected} migrations"),
         ));
     }
-    Ok(())
+    Ok(findings)
 }
 
 /// How far down the full cycle goes: to the schema before the first migration, or right after
