@@ -319,9 +319,8 @@ impl<'s> Lab<'s> {
     ) -> anyhow::Result<Option<anyhow::Error>> {
         let start = Instant::now();
         self.replace().await?;
-        let failed = self.prepare(reading, migrations, seed).await;
         self.timings.before += start.elapsed();
-        failed
+        self.prepare_run(reading, migrations, seed).await
     }
 
     /// After a failed step, when the schema is `after` (the schema with `m` applied) and the
