@@ -77,7 +77,7 @@ pub(super) struct Job<'s> {
     found: Vec<Finding>,
     lines: Vec<Line>,
     /// An up failed: nothing after it is checked.
-    pub stopped: bool,
+    stopped: bool,
     /// What `whole::integrity` found, when the job held the whole set and then started over to
     /// take over an earlier run.
     pub integrity: Option<Vec<Finding>>,
@@ -196,7 +196,8 @@ impl<'s> Job<'s> {
     /// holds of it (`whole::integrity`), and keeps it when the full cycle needs it.
     pub async fn take_over(&mut self, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         loop {
-            if self.stopped || ctx.stop.load(Ordering::SeqCst) != usize::MAX {
+            // Set by this job too when its own up failed.
+            if ctx.stop.load(Ordering::SeqCst) != usize::MAX {
                 return Ok(());
             }
             let whole = self.pos == ctx.set.len();
@@ -211,27 +212,29 @@ impl<'s> Job<'s> {
                 Next::Take(offer) => offer,
             };
             // The migrations before the run taken are applied before the other job's run is
-            // cut, so that a failure here costs it nothing.
-            if offer.from < self.pos {
-                if whole {
-                    self.integrity = Some(whole::integrity(&mut self.lab, ctx.reading).await?);
-                }
-                let migrations = &ctx.set[..offer.from];
-                let seed = ctx.seed.filter(|s| s.position(migrations).is_some());
-                if let Some(e) = self.lab.restart(ctx.reading, migrations, seed).await? {
-                    return self.cannot_take(ctx, offer.from, &e);
-                }
-                self.seeded = seed.is_some();
-            } else if offer.from > self.pos {
-                let migrations = &ctx.set[self.pos..offer.from];
+            // cut, so that a failure here costs it nothing: those after its position, or, when
+            // it is past the run, all of them in a fresh database.
+            if offer.from != self.pos {
+                let restart = offer.from < self.pos;
+                let first = if restart { 0 } else { self.pos };
+                let migrations = &ctx.set[first..offer.from];
+                // In with them when its version is among them (or, from scratch, before them all).
                 let seed = ctx.seed.filter(|s| {
-                    s.position(&ctx.set)
-                        .is_some_and(|p| p > self.pos && p <= offer.from)
+                    (restart || !s.after.is_empty()) && s.position(migrations).is_some()
                 });
-                if let Some(e) = self.lab.prepare_run(ctx.reading, migrations, seed).await? {
-                    return self.cannot_take(ctx, offer.from, &e);
+                let failed = if restart {
+                    if whole {
+                        self.integrity = Some(whole::integrity(&mut self.lab, ctx.reading).await?);
+                    }
+                    self.lab.restart(ctx.reading, migrations, seed).await?
+                } else {
+                    self.lab.prepare_run(ctx.reading, migrations, seed).await?
+                };
+                if let Some(e) = failed {
+                    self.cannot_take(ctx, offer.from, &e);
+                    return Ok(());
                 }
-                self.seeded |= seed.is_some();
+                self.seeded = seed.is_some() || (self.seeded && !restart);
             }
             self.pos = offer.from;
             if ctx.board.commit(self.id, &offer) {
@@ -247,7 +250,7 @@ impl<'s> Job<'s> {
     }
 
     /// A take-over given up: applying the migrations before it failed (the other job goes on).
-    fn cannot_take(&mut self, ctx: &Ctx<'_>, from: usize, e: &anyhow::Error) -> anyhow::Result<()> {
+    fn cannot_take(&mut self, ctx: &Ctx<'_>, from: usize, e: &anyhow::Error) {
         ctx.term.detail(&format!(
             "job {} cannot take over from {} ({e:#}); the job proving it goes on",
             self.id + 1,
@@ -255,7 +258,6 @@ impl<'s> Job<'s> {
         ));
         // Its database holds no known prefix of the set now.
         self.pos = usize::MAX;
-        Ok(())
     }
 
     /// The rows of the seeded tables now, when the seed is in and `m` is being proved.
