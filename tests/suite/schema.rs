@@ -786,6 +786,66 @@ async fn functions_copied_from_the_last_read_follow_comments_grants_and_renames(
     assert_eq!((stats.full, stats.partial), (2, 6), "{stats:?}");
 }
 
+/// An extension created or dropped is followed by the change log: its row is read again, its
+/// members (which a snapshot leaves out) are not, and what the step did to relations with them
+/// (a column of its type, an index with its operator class, a function over its type) is read
+/// as any other change, also when its drop takes them along. `ALTER EXTENSION … ADD` takes a
+/// user's function out of the snapshot without a log row for it: a full read. Each snapshot
+/// here is also compared with a full read (`verify`).
+#[tokio::test]
+async fn extensions_created_and_dropped_are_followed_without_a_full_read() {
+    let (_server, mut conn, mut catalog) = following_the_log("schema_incremental_extensions").await;
+    type Shows = fn(&SchemaSnapshot) -> bool;
+    let steps: [(&str, Shows); 5] = [
+        (
+            "CREATE EXTENSION citext;
+             ALTER TABLE users ADD COLUMN login citext;
+             CREATE FUNCTION login_of(citext) RETURNS text LANGUAGE sql AS 'SELECT $1::text'",
+            |s| {
+                s.extensions.contains_key("citext")
+                    && s.tables["public.users"].columns["login"].data_type == "citext"
+                    && s.functions.contains_key("public.login_of(citext)")
+                    && !s.functions.keys().any(|f| f.contains("citext_eq"))
+            },
+        ),
+        (
+            "CREATE EXTENSION pg_trgm;
+             CREATE INDEX users_name_trgm ON users USING gin (name gin_trgm_ops)",
+            |s| {
+                s.tables["public.users"]
+                    .indexes
+                    .contains_key("users_name_trgm")
+            },
+        ),
+        ("DROP EXTENSION pg_trgm CASCADE", |s| {
+            !s.extensions.contains_key("pg_trgm")
+                && !s.tables["public.users"]
+                    .indexes
+                    .contains_key("users_name_trgm")
+        }),
+        ("DROP EXTENSION citext CASCADE", |s| {
+            !s.extensions.contains_key("citext")
+                && !s.tables["public.users"].columns.contains_key("login")
+                && !s.functions.contains_key("public.login_of(citext)")
+        }),
+        (
+            "CREATE EXTENSION hstore;
+             ALTER EXTENSION hstore ADD FUNCTION f(integer)",
+            |s| {
+                s.extensions.contains_key("hstore")
+                    && !s.functions.contains_key("public.f(integer)")
+            },
+        ),
+    ];
+    for (sql, shows) in steps {
+        run(&mut conn, sql).await;
+        let snapshot = catalog.snapshot(&mut conn).await.expect(sql);
+        assert!(shows(&snapshot), "{sql}: {snapshot:#?}");
+    }
+    let stats = catalog.stats();
+    assert_eq!((stats.full, stats.partial), (2, 4), "{stats:?}");
+}
+
 /// What depends on a changed function comes with the re-read: a default that calls a renamed
 /// function prints the new name, whether its table is otherwise untouched (it is read again as
 /// a dependent) or changed in the same step (then none of its children is copied from the last

@@ -86,14 +86,14 @@ macro_rules! read_log {
      )
      SELECT NULL::int8 AS id, NULL::oid AS classid, NULL::oid AS objid, NULL::oid AS rel, NULL::text AS kind,
             NULL::bool AS dropped, NULL::bool AS original, NULL::bool AS normal,
-            g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
+            NULL::bool AS member, NULL::text AS tag, g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
      FROM guard g
      UNION ALL
      SELECT l.id, l.classid, l.objid,
             CASE WHEN l.dropped OR l.rel IS NOT NULL THEN l.rel ELSE ",
     relation_of!("l.classid", "l.objid"),
     " END,
-            l.kind, l.dropped, l.original, l.normal, NULL, NULL, NULL, NULL, NULL
+            l.kind, l.dropped, l.original, l.normal, l.member, l.tag, NULL, NULL, NULL, NULL, NULL
      FROM upcycle_sandbox.changes l WHERE l.id > $1"
         )
     };
@@ -104,31 +104,31 @@ const INSTALL: &str = concat!(
 CREATE SCHEMA upcycle_sandbox;
 CREATE TABLE upcycle_sandbox.changes (
   id bigserial PRIMARY KEY, classid oid, objid oid, objsubid int4, rel oid, kind text,
-  dropped bool, original bool, normal bool);
+  dropped bool, original bool, normal bool, member bool, tag text);
 CREATE FUNCTION upcycle_sandbox.ddl() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped)
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, member, tag)
   SELECT d.classid, d.objid, d.objsubid,
          CASE WHEN d.object_type = 'index'
               THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = d.objid) END,
-         d.object_type, false
+         d.object_type, false, d.in_extension, d.command_tag
   FROM pg_event_trigger_ddl_commands() d;
 END $$;
 CREATE FUNCTION upcycle_sandbox.dropped() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, original, normal)
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, original, normal, tag)
   SELECT d.classid, d.objid, d.objsubid,
          CASE WHEN d.object_type IN ('table constraint', 'trigger', 'rule', 'policy', 'default value')
               THEN to_regclass(quote_ident(d.address_names[1]) || '.' || quote_ident(d.address_names[2]))
               WHEN d.object_type = 'table column' THEN d.objid END,
-         d.object_type, true, d.original, d.normal
+         d.object_type, true, d.original, d.normal, TG_TAG
   FROM pg_event_trigger_dropped_objects() d;
 END $$;
 CREATE FUNCTION upcycle_sandbox.log(int8, int8)
   RETURNS TABLE(id int8, classid oid, objid oid, rel oid, kind text, dropped bool, original bool,
-                normal bool, shared_rows int8, shared_written bool, armed bool, settings text,
+                normal bool, member bool, tag text, shared_rows int8, shared_written bool, armed bool, settings text,
                 horizon int8)
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET plan_cache_mode = force_generic_plan SET "#,
     planner_costs!(),
@@ -205,6 +205,10 @@ pub(super) struct Change {
     /// For drops: dropped by name (not along with something else), by a normal dependency.
     pub original: bool,
     pub normal: bool,
+    /// Created or altered by an extension's script (`in_extension`): a member of it.
+    pub member: bool,
+    /// The command that logged it (`CREATE EXTENSION`, `DROP EXTENSION`, `ALTER TABLE`…).
+    pub tag: String,
 }
 
 /// What the log says since the last snapshot, with the guards for what it cannot see.
@@ -264,6 +268,8 @@ pub(super) async fn read(
                     dropped: col::<Option<bool>>(&row, "dropped")?.unwrap_or(false),
                     original: col::<Option<bool>>(&row, "original")?.unwrap_or(true),
                     normal: col::<Option<bool>>(&row, "normal")?.unwrap_or(true),
+                    member: col::<Option<bool>>(&row, "member")?.unwrap_or(false),
+                    tag: col::<Option<String>>(&row, "tag")?.unwrap_or_default(),
                 });
             }
         }
@@ -286,6 +292,8 @@ pub(super) struct Targets {
     /// The functions and types created or changed, as (catalog, OID): what depends on them
     /// prints their names (a rename), so it is read again too (`dependents`).
     pub altered: Vec<(Oid, Oid)>,
+    /// An extension was created or dropped: read the extensions again.
+    pub extensions: bool,
 }
 
 /// The kinds of objects (as event triggers name them) that are relations of a snapshot.
@@ -295,6 +303,18 @@ const RELATION_KINDS: [&str; 5] = [
     "materialized view",
     "sequence",
     "foreign table",
+];
+
+/// The kinds of objects that are parts of a relation: with `RELATION_KINDS`, what an
+/// extension's script that logs one is followed for as any other command.
+const PARTS_OF_RELATIONS: [&str; 7] = [
+    "index",
+    "table constraint",
+    "trigger",
+    "rule",
+    "policy",
+    "default value",
+    "table column",
 ];
 
 /// Those of `ROUTINES_AND_TYPES` that are functions.
@@ -312,7 +332,7 @@ const ROUTINES_AND_TYPES: [&str; 6] = [
 ];
 
 /// What a batch of changes touched, or `None` when something changed that only a full read
-/// shows (a schema, an extension, a privilege, an operator…). `owners` maps the indexes of
+/// shows (a schema, an altered extension, a privilege, an operator…). `owners` maps the indexes of
 /// the last snapshot to their relations (an index's drop no longer names its table).
 pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<Targets> {
     let mut out = Targets::default();
@@ -324,6 +344,22 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
             && !change.original
             && !change.normal
         {
+            continue;
+        }
+        // An extension created or dropped: its row is read again (`extensions`). Its members
+        // are not in a snapshot: those its script created are skipped, and of those its drop
+        // took along, functions and types are read again (a user's function may have gone with
+        // them) and relations and their parts as usual. `ALTER EXTENSION` (an update, a member
+        // added or dropped), or a comment on one: a full read.
+        if change.kind == "extension" {
+            if !change.dropped && change.tag != "CREATE EXTENSION" {
+                return None;
+            }
+            out.extensions = true;
+            continue;
+        }
+        let kind = change.kind.as_str();
+        if change.member && !RELATION_KINDS.contains(&kind) && !PARTS_OF_RELATIONS.contains(&kind) {
             continue;
         }
         if ROUTINES_AND_TYPES.contains(&change.kind.as_str()) {
@@ -383,6 +419,8 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
                 // Its table was gone by then: dropped by the same command.
                 None => orphans = true,
             },
+            // An extension's operators, casts, operator classes…, which a snapshot leaves out.
+            _ if change.tag == "DROP EXTENSION" => {}
             _ => return None,
         }
     }
@@ -430,6 +468,8 @@ mod tests {
             dropped,
             original,
             normal: original,
+            member: false,
+            tag: String::new(),
         }
     }
 
@@ -527,8 +567,108 @@ mod tests {
             change(1, None, "schema", false, true),
             change(1, None, "extension", false, true),
             change(1, None, "operator", false, true),
+            change(1, None, "operator", true, true),
         ] {
             assert!(targets(&[c], &HashMap::new()).is_none());
         }
+    }
+
+    fn by(tag: &str, member: bool, change: Change) -> Change {
+        Change {
+            tag: tag.into(),
+            member,
+            ..change
+        }
+    }
+
+    #[test]
+    fn an_extension_created_is_its_row_alone_unless_its_script_touches_a_relation() {
+        let batch = [
+            by(
+                "CREATE FUNCTION",
+                true,
+                change(50, None, "function", false, true),
+            ),
+            by(
+                "CREATE OPERATOR",
+                true,
+                change(51, None, "operator", false, true),
+            ),
+            by("CREATE TYPE", true, change(52, None, "type", false, true)),
+            by(
+                "CREATE EXTENSION",
+                false,
+                change(53, None, "extension", false, true),
+            ),
+            by(
+                "ALTER TABLE",
+                false,
+                change(54, Some(7), "table", false, true),
+            ),
+        ];
+        let t = targets(&batch, &HashMap::new()).unwrap();
+        assert!(t.extensions);
+        assert!(!t.routines && t.altered.is_empty());
+        assert_eq!(t.changed, HashSet::from([Oid(7)]));
+        // A table its script makes is read as any other (a snapshot leaves it out).
+        let batch = [by(
+            "CREATE TABLE",
+            true,
+            change(55, Some(55), "table", false, true),
+        )];
+        let t = targets(&batch, &HashMap::new()).unwrap();
+        assert_eq!(t.changed, HashSet::from([Oid(55)]));
+        // An update, a member added or dropped, a comment: a full read.
+        for tag in ["ALTER EXTENSION", "COMMENT"] {
+            let batch = [by(tag, false, change(53, None, "extension", false, true))];
+            assert!(targets(&batch, &HashMap::new()).is_none(), "{tag}");
+        }
+    }
+
+    #[test]
+    fn an_extension_dropped_takes_its_members_and_what_uses_them() {
+        let owners = HashMap::from([(Oid(60), Oid(8))]);
+        let batch = [
+            by(
+                "DROP EXTENSION",
+                false,
+                change(56, None, "extension", true, true),
+            ),
+            by(
+                "DROP EXTENSION",
+                false,
+                change(57, None, "operator", true, false),
+            ),
+            by(
+                "DROP EXTENSION",
+                false,
+                change(58, None, "cast", true, false),
+            ),
+            by(
+                "DROP EXTENSION",
+                false,
+                change(59, None, "function", true, false),
+            ),
+            by(
+                "DROP EXTENSION",
+                false,
+                change(60, None, "index", true, false),
+            ),
+            by(
+                "DROP EXTENSION",
+                false,
+                change(61, Some(9), "table column", true, false),
+            ),
+        ];
+        let t = targets(&batch, &owners).unwrap();
+        assert!(t.extensions && t.routines);
+        assert_eq!(t.changed, HashSet::from([Oid(8), Oid(9)]));
+        // An operator dropped by anything else: a full read, as before.
+        let batch = [by(
+            "DROP OPERATOR",
+            false,
+            change(57, None, "operator", true, true),
+        )];
+        assert!(targets(&batch, &HashMap::new()).is_none());
     }
 }

@@ -9,9 +9,10 @@
 //! (`reread`: with the tables that inherit from them; the children not written since the last
 //! snapshot come back compact and are copied from the last read, `reuse`; and, in the same
 //! call, the functions written since when only functions changed, and what depends on a
-//! changed function or type), every function and type when a type changed, and what depends on
-//! a renamed relation or column (`dependents`); it reads everything when they name anything else
-//! (a schema, an extension, a privilege…). After a step the log cannot vouch for (it failed
+//! changed function or type), every function and type when a type changed, the extensions when
+//! one was created or dropped (its members are not in a snapshot), and what depends on a
+//! renamed relation or column (`dependents`); it reads everything when they name anything else
+//! (a schema, an altered extension, a privilege…). After a step the log cannot vouch for (it failed
 //! outside a transaction, or its text writes to the catalogs), the check calls `distrust` and
 //! the next snapshot is read in full. Where the log cannot be installed (event triggers need
 //! a superuser), or a step removed it, the catalog probes instead, as follows.
@@ -59,8 +60,8 @@ use super::changelog::{self, Changes};
 use super::dependents;
 use super::reread;
 use super::{
-    Child, Draft, Kinds, begin, col, end, functions_since, read, read_routines_and_types, settings,
-    user_schema,
+    Child, Draft, Kinds, begin, col, end, fetch, functions_since, objects, read,
+    read_routines_and_types, settings, user_schema,
 };
 use crate::check::schema::{
     Column, Constraint, Extension, Function, Index, Schema, SchemaSnapshot, Sequence,
@@ -585,9 +586,22 @@ async fn refresh_log(
         routines,
         types,
         altered,
+        extensions,
     } = targets;
+    if extensions {
+        let mut draft = Draft::default();
+        objects::extensions(
+            &mut draft,
+            fetch(conn, objects::EXTENSIONS, None, "extensions").await?,
+        )?;
+        state.rest.extensions = draft.extensions;
+    }
     if changed.is_empty() && gone.is_empty() && !routines {
-        stats.reused += 1;
+        if extensions {
+            stats.partial += 1;
+        } else {
+            stats.reused += 1;
+        }
         return Ok(true);
     }
     // A command on a parent reaches its partitions and children without naming them;
