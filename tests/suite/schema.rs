@@ -846,6 +846,28 @@ async fn extensions_created_and_dropped_are_followed_without_a_full_read() {
     assert_eq!((stats.full, stats.partial), (2, 4), "{stats:?}");
 }
 
+/// `ALTER COLUMN … TYPE` builds the column's indexes again under new OIDs without a log row
+/// for them; a later drop of one in the same step is found by its name in the last snapshot,
+/// and only its table is read again (each snapshot is also compared with a full read).
+#[tokio::test]
+async fn an_index_built_again_by_a_type_change_is_found_by_its_name_when_dropped() {
+    let (_server, mut conn, mut catalog) =
+        following_the_log("schema_incremental_index_by_name").await;
+    run(
+        &mut conn,
+        "ALTER TABLE users ALTER COLUMN email TYPE text; DROP INDEX users_email_idx",
+    )
+    .await;
+    let snapshot = catalog.snapshot(&mut conn).await.expect("after the drop");
+    assert!(
+        !snapshot.tables["public.users"]
+            .indexes
+            .contains_key("users_email_idx")
+    );
+    let stats = catalog.stats();
+    assert_eq!((stats.full, stats.partial), (1, 1), "{stats:?}");
+}
+
 /// What depends on a changed function comes with the re-read: a default that calls a renamed
 /// function prints the new name, whether its table is otherwise untouched (it is read again as
 /// a dependent) or changed in the same step (then none of its children is copied from the last

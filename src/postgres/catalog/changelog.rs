@@ -86,14 +86,15 @@ macro_rules! read_log {
      )
      SELECT NULL::int8 AS id, NULL::oid AS classid, NULL::oid AS objid, NULL::oid AS rel, NULL::text AS kind,
             NULL::bool AS dropped, NULL::bool AS original, NULL::bool AS normal,
-            NULL::bool AS member, NULL::text AS tag, g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
+            NULL::bool AS member, NULL::text AS tag, NULL::text[] AS name, g.n AS shared_rows, g.written AS shared_written, g.armed, g.settings, g.horizon
      FROM guard g
      UNION ALL
      SELECT l.id, l.classid, l.objid,
             CASE WHEN l.dropped OR l.rel IS NOT NULL THEN l.rel ELSE ",
     relation_of!("l.classid", "l.objid"),
     " END,
-            l.kind, l.dropped, l.original, l.normal, l.member, l.tag, NULL, NULL, NULL, NULL, NULL
+            l.kind, l.dropped, l.original, l.normal, l.member, l.tag, l.name,
+            NULL, NULL, NULL, NULL, NULL
      FROM upcycle_sandbox.changes l WHERE l.id > $1"
         )
     };
@@ -104,7 +105,7 @@ const INSTALL: &str = concat!(
 CREATE SCHEMA upcycle_sandbox;
 CREATE TABLE upcycle_sandbox.changes (
   id bigserial PRIMARY KEY, classid oid, objid oid, objsubid int4, rel oid, kind text,
-  dropped bool, original bool, normal bool, member bool, tag text);
+  dropped bool, original bool, normal bool, member bool, tag text, name text[]);
 CREATE FUNCTION upcycle_sandbox.ddl() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
@@ -118,17 +119,20 @@ END $$;
 CREATE FUNCTION upcycle_sandbox.dropped() RETURNS event_trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, original, normal, tag)
+  INSERT INTO upcycle_sandbox.changes (classid, objid, objsubid, rel, kind, dropped, original, normal, tag,
+                                       name)
   SELECT d.classid, d.objid, d.objsubid,
          CASE WHEN d.object_type IN ('table constraint', 'trigger', 'rule', 'policy', 'default value')
               THEN to_regclass(quote_ident(d.address_names[1]) || '.' || quote_ident(d.address_names[2]))
               WHEN d.object_type = 'table column' THEN d.objid END,
-         d.object_type, true, d.original, d.normal, TG_TAG
+         d.object_type, true, d.original, d.normal, TG_TAG,
+         CASE WHEN d.object_type = 'index'
+              THEN ARRAY[quote_ident(d.address_names[1]), quote_ident(d.address_names[2])] END
   FROM pg_event_trigger_dropped_objects() d;
 END $$;
 CREATE FUNCTION upcycle_sandbox.log(int8, int8)
   RETURNS TABLE(id int8, classid oid, objid oid, rel oid, kind text, dropped bool, original bool,
-                normal bool, member bool, tag text, shared_rows int8, shared_written bool, armed bool, settings text,
+                normal bool, member bool, tag text, name text[], shared_rows int8, shared_written bool, armed bool, settings text,
                 horizon int8)
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET plan_cache_mode = force_generic_plan SET "#,
     planner_costs!(),
@@ -209,6 +213,22 @@ pub(super) struct Change {
     pub member: bool,
     /// The command that logged it (`CREATE EXTENSION`, `DROP EXTENSION`, `ALTER TABLE`…).
     pub tag: String,
+    /// A dropped index's schema and name, quoted (the last snapshot may know it by name only:
+    /// `ALTER COLUMN … TYPE` builds a column's indexes again under new OIDs, unlogged).
+    pub name: Option<[String; 2]>,
+}
+
+/// Which table an index dropped since the last snapshot belonged to, as that snapshot knew.
+pub(super) trait IndexOwners {
+    /// The table of the index `oid`, which was named `name` (schema and index, quoted).
+    fn table_of(&self, oid: Oid, name: Option<&[String; 2]>) -> Option<Oid>;
+}
+
+/// By OID alone.
+impl IndexOwners for HashMap<Oid, Oid> {
+    fn table_of(&self, oid: Oid, _: Option<&[String; 2]>) -> Option<Oid> {
+        self.get(&oid).copied()
+    }
 }
 
 /// What the log says since the last snapshot, with the guards for what it cannot see.
@@ -270,6 +290,8 @@ pub(super) async fn read(
                     normal: col::<Option<bool>>(&row, "normal")?.unwrap_or(true),
                     member: col::<Option<bool>>(&row, "member")?.unwrap_or(false),
                     tag: col::<Option<String>>(&row, "tag")?.unwrap_or_default(),
+                    name: col::<Option<Vec<String>>>(&row, "name")?
+                        .and_then(|n| <[String; 2]>::try_from(n).ok()),
                 });
             }
         }
@@ -332,9 +354,9 @@ const ROUTINES_AND_TYPES: [&str; 6] = [
 ];
 
 /// What a batch of changes touched, or `None` when something changed that only a full read
-/// shows (a schema, an altered extension, a privilege, an operator…). `owners` maps the indexes of
-/// the last snapshot to their relations (an index's drop no longer names its table).
-pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<Targets> {
+/// shows (a schema, an altered extension, a privilege, an operator…). `owners` knows the
+/// indexes of the last snapshot (an index's drop no longer names its table).
+pub(super) fn targets(changes: &[Change], owners: &dyn IndexOwners) -> Option<Targets> {
     let mut out = Targets::default();
     let mut orphans = false;
     for change in changes {
@@ -395,13 +417,15 @@ pub(super) fn targets(changes: &[Change], owners: &HashMap<Oid, Oid>) -> Option<
                 out.gone.insert(change.objid);
             }
             "index" => {
-                let table = owners.get(&change.objid).copied().or_else(|| {
-                    // Created since the last snapshot: its creation named the table.
-                    changes
-                        .iter()
-                        .find(|c| !c.dropped && c.objid == change.objid)
-                        .and_then(|c| c.rel)
-                });
+                let table = owners
+                    .table_of(change.objid, change.name.as_ref())
+                    .or_else(|| {
+                        // Created since the last snapshot: its creation named the table.
+                        changes
+                            .iter()
+                            .find(|c| !c.dropped && c.objid == change.objid)
+                            .and_then(|c| c.rel)
+                    });
                 match table {
                     Some(table) => {
                         out.changed.insert(table);
@@ -470,6 +494,7 @@ mod tests {
             normal: original,
             member: false,
             tag: String::new(),
+            name: None,
         }
     }
 
@@ -498,6 +523,19 @@ mod tests {
         let t = targets(&batch, &owners).unwrap();
         assert_eq!(t.changed, HashSet::from([Oid(4)]));
         assert!(targets(&[change(22, None, "index", true, true)], &owners).is_none());
+        // Built again under a new OID (`ALTER COLUMN … TYPE`): known by its name.
+        struct ByName;
+        impl IndexOwners for ByName {
+            fn table_of(&self, _: Oid, name: Option<&[String; 2]>) -> Option<Oid> {
+                (name? == &["public".to_string(), "t_idx".to_string()]).then_some(Oid(5))
+            }
+        }
+        let dropped = Change {
+            name: Some(["public".into(), "t_idx".into()]),
+            ..change(23, None, "index", true, true)
+        };
+        let t = targets(&[dropped], &ByName).unwrap();
+        assert_eq!(t.changed, HashSet::from([Oid(5)]));
     }
 
     #[test]

@@ -321,6 +321,30 @@ struct State {
     rest: Rest,
 }
 
+/// The last snapshot's indexes: by OID, or else by name (an index built again by
+/// `ALTER COLUMN … TYPE` has a new OID and the same name). A name another table's index took
+/// since would have that table read again too; the index's creation named it.
+impl changelog::IndexOwners for State {
+    fn table_of(&self, oid: Oid, name: Option<&[String; 2]>) -> Option<Oid> {
+        if let Some(table) = self.owners.get(&oid) {
+            return Some(*table);
+        }
+        let [schema, index] = name?;
+        self.sections.iter().find_map(|(oid, section)| {
+            let indexes = match &section.body {
+                Body::Table(table) => &table.indexes,
+                Body::View(view) => &view.indexes,
+                Body::Sequence(_) => return None,
+            };
+            let in_schema = section
+                .key
+                .strip_prefix(schema.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+            (in_schema && indexes.contains_key(index)).then_some(*oid)
+        })
+    }
+}
+
 /// How much each snapshot had to read (for `-v`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CatalogStats {
@@ -577,7 +601,7 @@ async fn refresh_log(
     *last = changes.last;
     // Rows written since this horizon are new to the state; the re-read function renders only those.
     let since = std::mem::replace(&mut state.horizon, changes.horizon);
-    let Some(targets) = changelog::targets(&changes.changes, &state.owners) else {
+    let Some(targets) = changelog::targets(&changes.changes, &*state) else {
         return Ok(false);
     };
     let changelog::Targets {
