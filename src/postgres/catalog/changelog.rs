@@ -360,9 +360,10 @@ pub(super) fn targets(changes: &[Change], owners: &dyn IndexOwners) -> Option<Ta
     let mut out = Targets::default();
     let mut orphans = false;
     for change in changes {
+        let kind = change.kind.as_str();
         // A table's row type, an array type, a toast table: they go with their relation.
         if change.dropped
-            && matches!(change.kind.as_str(), "type" | "toast table")
+            && matches!(kind, "type" | "toast table")
             && !change.original
             && !change.normal
         {
@@ -373,20 +374,19 @@ pub(super) fn targets(changes: &[Change], owners: &dyn IndexOwners) -> Option<Ta
         // took along, functions and types are read again (a user's function may have gone with
         // them) and relations and their parts as usual. `ALTER EXTENSION` (an update, a member
         // added or dropped), or a comment on one: a full read.
-        if change.kind == "extension" {
+        if kind == "extension" {
             if !change.dropped && change.tag != "CREATE EXTENSION" {
                 return None;
             }
             out.extensions = true;
             continue;
         }
-        let kind = change.kind.as_str();
         if change.member && !RELATION_KINDS.contains(&kind) && !PARTS_OF_RELATIONS.contains(&kind) {
             continue;
         }
-        if ROUTINES_AND_TYPES.contains(&change.kind.as_str()) {
+        if ROUTINES_AND_TYPES.contains(&kind) {
             out.routines = true;
-            out.types |= !FUNCTIONS.contains(&change.kind.as_str());
+            out.types |= !FUNCTIONS.contains(&kind);
             if !change.dropped {
                 out.altered.push((change.classid, change.objid));
             }
@@ -395,11 +395,9 @@ pub(super) fn targets(changes: &[Change], owners: &dyn IndexOwners) -> Option<Ta
         if !change.dropped {
             // Created or altered: its relation is looked up when the log is read; a relation
             // gone by then (a temporary table `ON COMMIT DROP`) is still its own.
-            let rel = change.rel.or_else(|| {
-                RELATION_KINDS
-                    .contains(&change.kind.as_str())
-                    .then_some(change.objid)
-            });
+            let rel = change
+                .rel
+                .or_else(|| RELATION_KINDS.contains(&kind).then_some(change.objid));
             match rel {
                 Some(rel) => {
                     out.changed.insert(rel);
@@ -412,7 +410,7 @@ pub(super) fn targets(changes: &[Change], owners: &dyn IndexOwners) -> Option<Ta
             }
             continue;
         }
-        match change.kind.as_str() {
+        match kind {
             kind if RELATION_KINDS.contains(&kind) => {
                 out.gone.insert(change.objid);
             }
