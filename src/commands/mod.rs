@@ -156,8 +156,7 @@ pub fn shell_line(words: impl IntoIterator<Item = String>) -> String {
 pub fn block_on<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     future: F,
 ) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(future)
