@@ -152,7 +152,9 @@ pub fn shell_line(words: impl IntoIterator<Item = String>) -> String {
         .join(" ")
 }
 
-/// Runs `future` on the one tokio runtime (the Action uses it too).
+/// Runs `future` on the one tokio runtime (the Action uses it too). One thread: a check's jobs
+/// wait on their servers, and a second worker thread cost more in wake-ups than it saved
+/// (docs/benchmarks.md, "Results with one client thread").
 pub fn block_on<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     future: F,
 ) -> anyhow::Result<T> {
