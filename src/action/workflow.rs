@@ -57,14 +57,7 @@ pub fn blob_url(
     path: &str,
     line: Option<u32>,
 ) -> String {
-    let mut encoded = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            encoded.push(char::from(b));
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let encoded = crate::report::escape::url_part(path);
     let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
     format!(
         "{}/{repository}/blob/{sha}/{encoded}{anchor}",

@@ -1,5 +1,6 @@
 //! Escaping for text taken from files before it goes into markdown (tables, PR comments):
-//! markdown punctuation, HTML, and @mentions are neutralised.
+//! markdown punctuation, HTML, and @mentions are neutralised; and percent-encoding for text that
+//! goes into a URL (a file's path in a link, a socket folder in a database URL).
 
 /// Escapes `text` for a markdown paragraph or table cell, on one line.
 pub fn markdown(text: &str) -> String {
@@ -32,6 +33,20 @@ pub fn code_block(text: &str) -> String {
         .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'))
+}
+
+/// What `url_part` leaves as it is: letters, digits and `-._~/`.
+const URL_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `text` percent-encoded for a URL's path or one value of its query: every byte but letters,
+/// digits and `-._~/`.
+pub fn url_part(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, URL_KEPT).to_string()
 }
 
 #[cfg(test)]

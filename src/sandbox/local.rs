@@ -49,14 +49,7 @@ fn server_url(dir: &Path, port: u16) -> String {
     if path.len() + format!("/.s.PGSQL.{port}").len() > 107 {
         return format!("postgres://postgres@127.0.0.1:{port}/postgres");
     }
-    let mut host = String::new();
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            host.push(char::from(b));
-        } else {
-            host.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let host = crate::report::escape::url_part(&path);
     format!("postgres://postgres@localhost:{port}/postgres?host={host}")
 }
 
